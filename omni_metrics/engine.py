@@ -1,0 +1,363 @@
+"""The event-scale rollups (touches → sessions, per-customer facts and periods, journeys), once on narwhals."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import narwhals as nw
+import polars as pl
+
+from omni_metrics.schema import EVENT_STAGE, STAGE_RANK
+
+# Written once against narwhals lazy frames, so the same code runs on polars, DuckDB and PySpark. Every
+# order-dependent step is a window function over explicit sort keys (`touch_seq`, `row_nr`); only small
+# results (per channel, per period, per customer) are collected, always to polars.
+
+TOUCH_COLUMNS = ["customer_id", "timestamp", "channel", "event_type", "session_id", "campaign", "order_id",
+                 "row_nr"]
+TABLE_NAMES = ("interactions", "orders", "surveys", "spend", "customers")
+
+
+def lazy(frame: Any) -> nw.LazyFrame:
+    """A narwhals LazyFrame over a native polars, DuckDB or Spark frame."""
+    if isinstance(frame, pl.DataFrame):
+        frame = frame.lazy()
+    out = nw.from_native(frame)
+    return out.lazy() if isinstance(out, nw.DataFrame) else out
+
+
+def collect(frame: nw.LazyFrame) -> pl.DataFrame:
+    return frame.collect("polars").to_native()
+
+
+def day_number(ts: nw.Expr) -> nw.Expr:
+    """Days since 1970-01-01 of a timestamp, in integer arithmetic every backend does the same way."""
+    y = ts.dt.year().cast(nw.Int64)
+    return (365 * (y - 1970) + (y - 1969) // 4 - (y - 1901) // 100 + (y - 1601) // 400
+            + ts.dt.ordinal_day().cast(nw.Int64) - 1)
+
+
+def period_index(ts: nw.Expr, period: str) -> nw.Expr:
+    """report.period_index on narwhals: consecutive periods differ by 1, weeks start on Monday."""
+    if period == "month":
+        return ts.dt.year().cast(nw.Int64) * 12 + ts.dt.month().cast(nw.Int64) - 1
+    if period == "quarter":
+        return ts.dt.year().cast(nw.Int64) * 4 + (ts.dt.month().cast(nw.Int64) - 1) // 3
+    return (day_number(ts) + 3) // 7  # 1970-01-01 was a Thursday: +3 aligns weeks on Mondays
+
+
+def pl_period_index(ts: pl.Expr, period: str) -> pl.Expr:
+    """period_index for polars expressions (per-customer tables): the same integers as the narwhals one."""
+    d = ts.cast(pl.Date)
+    if period == "month":
+        return d.dt.year().cast(pl.Int64) * 12 + d.dt.month().cast(pl.Int64) - 1
+    if period == "quarter":
+        return d.dt.year().cast(pl.Int64) * 4 + (d.dt.month().cast(pl.Int64) - 1) // 3
+    return (d.cast(pl.Int64) + 3) // 7  # 1970-01-01 was a Thursday: +3 aligns weeks on Mondays
+
+
+def period_label(index: pl.Expr, period: str) -> pl.Expr:
+    """The METRICS.md label of a period index: `2024-01`, `2024-Q1`, ISO week `2024-W05`."""
+    if period == "month":
+        return pl.format("{}-{}", index // 12, (index % 12 + 1).cast(pl.String).str.pad_start(2, "0"))
+    if period == "quarter":
+        return pl.format("{}-Q{}", index // 4, index % 4 + 1)
+    monday = (index * 7 - 3).cast(pl.Int32).cast(pl.Date)
+    return pl.format("{}-W{}", monday.dt.iso_year(), monday.dt.week().cast(pl.String).str.pad_start(2, "0"))
+
+
+def _is_purchase() -> nw.Expr:
+    return (nw.col("event_type") == "purchase").fill_null(False)
+
+
+# --- touches ------------------------------------------------------------------------------------------------
+
+def has_purchase(interactions: Any | None) -> bool:
+    """Whether the interactions hold any purchase event (judged after the as_of cut, before any filter)."""
+    return interactions is not None and collect(
+        lazy(interactions).filter(_is_purchase()).select(nw.len())).item() > 0
+
+
+def touches(interactions: Any | None, orders: Any | None = None, *, add_orders: bool | None = None) -> Any:
+    """The ordered touches every metric uses.
+
+    `touches(tables, settings)`: from the canonical tables, cut at as_of and filtered as the settings say
+    (report.prepare), as one polars frame: customer_id, timestamp, channel, event_type, session_id, campaign,
+    order_id, row_nr, stage_rank, touch_seq (Int64, per customer, METRICS.md's tie order).
+
+    `touches(interactions, completed_orders)`: the rollup itself on native frames of one backend (polars,
+    DuckDB, Spark; `row_nr` already added): interactions plus purchase touches from the completed orders when
+    `add_orders` (default: when the interactions hold no purchase at all, DATA.md), returned as a native frame.
+    """
+    if isinstance(interactions, Mapping):
+        from omni_metrics.report import Settings, prepare
+
+        return prepare(interactions, orders if orders is not None else Settings()).touches
+    parts = []
+    if interactions is not None:
+        parts.append(lazy(interactions).select(*TOUCH_COLUMNS).with_columns(
+            nw.col("row_nr").cast(nw.Int64), source=nw.lit(0, nw.Int64)))
+    if add_orders is None:
+        add_orders = not has_purchase(interactions)
+    if orders is not None and add_orders:
+        parts.append(lazy(orders).select(
+            "customer_id", "timestamp", "channel", nw.lit("purchase", nw.String).alias("event_type"),
+            nw.lit(None, nw.String).alias("session_id"), nw.lit(None, nw.String).alias("campaign"), "order_id",
+            nw.col("row_nr").cast(nw.Int64), nw.lit(1, nw.Int64).alias("source")))
+    if not parts:
+        raise ValueError("There is nothing to report on: upload interactions or orders.")
+    frame = nw.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
+    stage = nw.lit(0, nw.Int64)
+    for event, stage_name in EVENT_STAGE.items():
+        stage = nw.when(nw.col("event_type") == event).then(nw.lit(STAGE_RANK[stage_name], nw.Int64)) \
+            .otherwise(stage)
+    frame = frame.with_columns(
+        stage_rank=stage.cast(nw.Int8),
+        _oid=nw.col("order_id").fill_null(""), _sid=nw.col("session_id").fill_null(""),
+    )
+    keys = ["timestamp", "stage_rank", "channel", "event_type", "_oid", "_sid", "source", "row_nr"]
+    seq = nw.col("row_nr").cum_count().over("customer_id", order_by=keys) - 1
+    out = frame.with_columns(touch_seq=seq.cast(nw.Int64)).drop("_oid", "_sid").to_native()
+    # Spark recomputes a lazy frame for every collect: keep the touches once for the dozen rollups over them.
+    return out.cache() if is_spark(out) else out
+
+
+# --- sessions (§1) --------------------------------------------------------------------------------------------
+
+def sessions(t: Any, gap_minutes: int, period: str = "month") -> nw.LazyFrame:
+    """One row per session: customer_id, channel (of its first touch), converts, p (period of its start)."""
+    t = lazy(t).with_columns(_buy=_is_purchase())
+    named = (t.filter(~nw.col("session_id").is_null())
+             .with_columns(_first=nw.col("touch_seq").min().over("customer_id", "session_id"),
+                           _conv=nw.col("_buy").max().over("customer_id", "session_id"),
+                           _start=nw.col("timestamp").min().over("customer_id", "session_id"))
+             .filter(nw.col("touch_seq") == nw.col("_first"))
+             .select("customer_id", "channel", nw.col("_conv").alias("converts"), nw.col("_start").alias("start")))
+    by = ["customer_id", "channel"]
+    prev = nw.col("timestamp").shift(1).over(*by, order_by="touch_seq")
+    derived = (t.filter(nw.col("session_id").is_null())
+               .with_columns(_new=(prev.is_null() | ((nw.col("timestamp") - prev) > timedelta(minutes=gap_minutes)))
+                             .cast(nw.Int64))
+               .with_columns(_nr=nw.col("_new").cum_sum().over(*by, order_by="touch_seq").cast(nw.Int64))
+               .group_by(*by, "_nr")
+               .agg(nw.col("_buy").max().alias("converts"), nw.col("timestamp").min().alias("start"))
+               .select("customer_id", "channel", "converts", "start"))
+    both = nw.concat([named, derived], how="vertical")
+    return both.with_columns(p=period_index(nw.col("start"), period))
+
+
+def session_counts(t: Any, gap_minutes: int, period: str = "month") -> pl.DataFrame:
+    """Sessions and converting sessions per (channel, p): the one pass over the sessions that both the
+    per-channel table and the per-period trend sum up."""
+    return collect(sessions(t, gap_minutes, period).group_by("channel", "p").agg(
+        nw.len().cast(nw.Int64).alias("sessions"),
+        nw.col("converts").cast(nw.Int64).sum().alias("converting_sessions")))
+
+
+def channel_conversion(t: Any, gap_minutes: int, counts: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per channel: sessions, converting_sessions (§1), visitors, buyers (§2). `counts` (session_counts of
+    the same touches) saves sessionising twice."""
+    if counts is None:
+        counts = session_counts(t, gap_minutes)
+    s = counts.group_by("channel").agg(pl.col("sessions").sum(), pl.col("converting_sessions").sum())
+    lt = lazy(t)
+    people = lt.group_by("channel").agg(nw.col("customer_id").n_unique().cast(nw.Int64).alias("visitors"))
+    buyers = lt.filter(_is_purchase()).group_by("channel").agg(
+        nw.col("customer_id").n_unique().cast(nw.Int64).alias("buyers"))
+    out = collect(people).join(collect(buyers), on="channel", how="left") \
+        .with_columns(pl.col("buyers").fill_null(0))
+    return out.join(s, on="channel", how="full", coalesce=True)
+
+
+def session_periods(t: Any, gap_minutes: int, period: str, counts: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Sessions and converting sessions per period of the session's first touch (the trend)."""
+    if counts is None:
+        counts = session_counts(t, gap_minutes, period)
+    return counts.group_by("p").agg(pl.col("sessions").sum(), pl.col("converting_sessions").sum())
+
+
+# --- per channel / per period counts ---------------------------------------------------------------------------
+
+def window_counts(t: Any, orders: Any | None) -> dict[str, int]:
+    """customers (touches or orders), visitors and buyers of the window."""
+    lt = lazy(t)
+    ids = [lt.select("customer_id")] + ([lazy(orders).select("customer_id")] if orders is not None else [])
+    union = nw.concat(ids, how="vertical") if len(ids) > 1 else ids[0]
+    customers = collect(union.select(nw.col("customer_id").n_unique())).item()
+    visitors = collect(lt.select(nw.col("customer_id").n_unique())).item()
+    buyers = collect(lt.filter(_is_purchase()).select(nw.col("customer_id").n_unique())).item()
+    return {"customers": int(customers), "visitors": int(visitors), "buyers": int(buyers)}
+
+
+def touch_periods(t: Any, period: str) -> pl.DataFrame:
+    return collect(lazy(t).group_by(period_index(nw.col("timestamp"), period).alias("p")).agg(
+        nw.col("customer_id").n_unique().cast(nw.Int64).alias("customers")))
+
+
+def order_periods(orders: Any, period: str) -> pl.DataFrame:
+    return collect(lazy(orders).group_by(period_index(nw.col("timestamp"), period).alias("p")).agg(
+        nw.col("customer_id").n_unique().cast(nw.Int64).alias("buyers"), nw.len().cast(nw.Int64).alias("orders"),
+        nw.col("revenue").sum()))
+
+
+def order_channels(orders: Any) -> pl.DataFrame:
+    return collect(lazy(orders).group_by("channel").agg(nw.len().cast(nw.Int64).alias("orders"),
+                                                         nw.col("revenue").sum()))
+
+
+def funnel_best(t: Any) -> pl.DataFrame:
+    """Customers per best stage reached, per channel and overall (channel null): channel, stage_rank, customers."""
+    lt = lazy(t)
+    per_channel = lt.group_by("customer_id", "channel").agg(nw.col("stage_rank").max()) \
+        .group_by("channel", "stage_rank").agg(nw.len().cast(nw.Int64).alias("customers"))
+    overall = lt.group_by("customer_id").agg(nw.col("stage_rank").max()) \
+        .group_by("stage_rank").agg(nw.len().cast(nw.Int64).alias("customers"))
+    a = collect(per_channel).with_columns(pl.col("stage_rank").cast(pl.Int8))
+    b = collect(overall).select(pl.lit(None, pl.String).alias("channel"), pl.col("stage_rank").cast(pl.Int8),
+                                "customers")
+    return pl.concat([a, b])
+
+
+# --- per customer ----------------------------------------------------------------------------------------------
+
+@dataclass
+class CustomerRollups:
+    facts: pl.DataFrame  # one row per customer (see customer_facts)
+    activity: pl.DataFrame  # customer_id, p, revenue: completed orders per customer and period (cohort grid)
+
+
+def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: str) -> CustomerRollups:
+    """Lifetime per-customer facts up to as_of (§2, §4, §6, §8) and per-customer-period order activity (§3).
+
+    facts: customer_id, first_order, acquisition_channel, orders, revenue, last_order, frequency, recency, T,
+    monetary_value, n_channels, last_touch_channel, last_touch_event, days_silent, active_days, own_gap, steps,
+    converted (has a purchase touch).
+    """
+    lt = lazy(t_all)
+    as_of_day = (as_of.date() - date(1970, 1, 1)).days
+    ids = [lt.select("customer_id", "channel", nw.col("timestamp"))]
+    if orders_all is not None:
+        lo = lazy(orders_all)
+        ids.append(lo.select("customer_id", "channel", nw.col("timestamp")))
+    union = nw.concat(ids, how="vertical") if len(ids) > 1 else ids[0]
+    # n_channels over touches and orders; silence over the distinct active days
+    per = collect(union.group_by("customer_id").agg(nw.col("channel").n_unique().cast(nw.Int64)
+                                                    .alias("n_channels")))
+    days = union.select("customer_id", day_number(nw.col("timestamp")).alias("day")).unique()
+    gap = nw.col("day") - nw.col("day").shift(1).over("customer_id", order_by="day")
+    silence = collect(days.with_columns(_gap=gap.cast(nw.Float64)).group_by("customer_id").agg(
+        (as_of_day - nw.col("day").max()).cast(nw.Int64).alias("days_silent"),
+        nw.len().cast(nw.Int64).alias("active_days"), nw.col("_gap").median().alias("own_gap")))
+    # last touch (the highest touch_seq) and the journey: channels in touch order, repeats collapsed
+    last = collect(lt.filter(nw.col("touch_seq") == nw.col("touch_seq").max().over("customer_id"))
+                   .select("customer_id", nw.col("channel").alias("last_touch_channel"),
+                           nw.col("event_type").alias("last_touch_event")))
+    prev = nw.col("channel").shift(1).over("customer_id", order_by="touch_seq")
+    steps = collect(lt.filter(prev.is_null() | (nw.col("channel") != prev)).select("customer_id", "touch_seq",
+                                                                                     "channel"))
+    steps = steps.sort("customer_id", "touch_seq").group_by("customer_id", maintain_order=True).agg(
+        pl.col("channel").alias("steps"))
+    bought = collect(lt.filter(_is_purchase()).select("customer_id").unique()).with_columns(
+        pl.lit(True).alias("converted"))
+    facts = per.join(silence, on="customer_id", how="left").join(last, on="customer_id", how="left") \
+        .join(steps, on="customer_id", how="left").join(bought, on="customer_id", how="left") \
+        .with_columns(pl.col("converted").fill_null(False))
+    activity = pl.DataFrame(schema={"customer_id": pl.String, "p": pl.Int64, "revenue": pl.Float64})
+    if orders_all is not None:
+        lo = lazy(orders_all)
+        first, activity = order_activity(orders_all, period)
+        totals = collect(lo.group_by("customer_id").agg(
+            nw.len().cast(nw.Int64).alias("orders"), nw.col("revenue").sum().alias("revenue"),
+            nw.col("timestamp").max().alias("last_order")))
+        # METRICS.md §4 in days: purchase days, frequency, recency, T, monetary value (after the first day)
+        by_day = lo.group_by("customer_id", day_number(nw.col("timestamp")).alias("day")).agg(
+            nw.col("revenue").sum())
+        by_day = by_day.with_columns(_first_day=nw.col("day").min().over("customer_id"))
+        summary = collect(by_day.group_by("customer_id").agg(
+            nw.len().cast(nw.Int64).alias("_n"), nw.col("day").max().alias("_last"),
+            nw.col("_first_day").min().alias("_first"), nw.col("revenue").sum().alias("_total"),
+            nw.when(nw.col("day") == nw.col("_first_day")).then(nw.col("revenue")).otherwise(0.0).sum()
+            .alias("_first_rev"))).select(
+            "customer_id", (pl.col("_n") - 1).alias("frequency"),
+            (pl.col("_last") - pl.col("_first")).cast(pl.Float64).alias("recency"),
+            (as_of_day - pl.col("_first")).cast(pl.Float64).alias("T"),
+            pl.when(pl.col("_n") > 1).then((pl.col("_total") - pl.col("_first_rev")) / (pl.col("_n") - 1))
+            .otherwise(0.0).alias("monetary_value"))
+        facts = facts.join(first, on="customer_id", how="left").join(totals, on="customer_id", how="left") \
+            .join(summary, on="customer_id", how="left")
+    return CustomerRollups(facts=facts, activity=activity.with_columns(pl.col("p").cast(pl.Int64)))
+
+
+def order_activity(orders: Any, period: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each buyer's first order (customer_id, first_order, acquisition_channel; ties: the smaller order_id as
+    text) and their completed orders per period (customer_id, p, revenue): the cohort grid's input (§2, §3)."""
+    lo = lazy(orders)
+    is_first = nw.col("order_id").cum_count().over("customer_id", order_by=["timestamp", "order_id"]) == 1
+    first = collect(lo.filter(is_first).select("customer_id", nw.col("timestamp").alias("first_order"),
+                                               nw.col("channel").alias("acquisition_channel")))
+    activity = collect(lo.group_by("customer_id", period_index(nw.col("timestamp"), period).alias("p"))
+                       .agg(nw.col("revenue").sum()))
+    return first, activity.with_columns(pl.col("p").cast(pl.Int64))
+
+
+# --- Spark input ---------------------------------------------------------------------------------------------
+
+def spark_session():
+    """The active Spark session, or a local one (SPARK_REMOTE / spark.master in the environment win)."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    import os
+
+    builder = SparkSession.builder.appName("omni-metrics").config("spark.sql.session.timeZone", "UTC")
+    if not os.environ.get("SPARK_REMOTE") and not os.environ.get("MASTER"):
+        builder = builder.master(os.environ.get("SPARK_MASTER", "local[*]")).config("spark.ui.enabled", "false")
+    return builder.getOrCreate()
+
+
+def read_tables_spark(paths: list[str], spark: Any = None) -> dict[str, Any]:
+    """Canonical tables from `<table>.parquet` files in the given directories or URIs (as `omni-metrics load
+    --out` writes them), as Spark DataFrames with a `row_nr` for the tie rule."""
+    from pyspark.sql import functions as F
+
+    spark = spark or spark_session()
+    jvm_paths = [str(p).rstrip("/") for p in paths]
+    tables: dict[str, Any] = {}
+    for name in TABLE_NAMES:
+        for base in jvm_paths:
+            target = base if base.endswith(f"{name}.parquet") else f"{base}/{name}.parquet"
+            try:
+                frame = spark.read.parquet(target)
+            except Exception as exc:  # noqa: BLE001 — Spark raises its own AnalysisException for a missing path
+                if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc).lower():
+                    continue
+                raise ValueError(f"Could not read {target}: {exc}") from exc
+            tables[name] = frame if name in ("customers",) else \
+                frame.withColumn("row_nr", F.monotonically_increasing_id())
+            break
+    if "interactions" not in tables and "orders" not in tables:
+        raise ValueError(f"No interactions.parquet or orders.parquet under {', '.join(jvm_paths)}: write the "
+                         "canonical tables with `omni-metrics load FILES --out DIR` first.")
+    return tables
+
+
+def height(frame: Any) -> int:
+    """The number of rows of a polars, DuckDB or Spark frame."""
+    if isinstance(frame, pl.DataFrame):
+        return frame.height
+    return int(collect(lazy(frame).select(nw.len())).item())
+
+
+def spark_null_float(name: str) -> Any:
+    from pyspark.sql import functions as F
+
+    return F.lit(None).cast("double").alias(name)
+
+
+def is_spark(frame: Any) -> bool:
+    return type(frame).__module__.startswith("pyspark")

@@ -1,0 +1,1 @@
+"""One module per METRICS.md section: pure functions of rollups → tidy polars frames."""

@@ -1,0 +1,721 @@
+"""The whole report of METRICS.md §10 from the canonical tables: one function the CLI and the dashboard share."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, time
+from typing import Any
+
+import polars as pl
+
+from omni_metrics import engine
+from omni_metrics.metrics import acquisition, clv_history, cohorts, conversion, journeys, nps, rfm, silence
+from omni_metrics.metrics.conversion import div, ratio
+from omni_metrics.schema import EVENT_STAGE, STAGE_RANK
+
+PERIODS = ("week", "month", "quarter")
+CUSTOMER_COLUMNS = (
+    "customer_id", "first_order", "cohort", "acquisition_channel", "orders", "revenue", "frequency", "recency", "T",
+    "monetary_value", "p_alive", "expected_purchases", "expected_aov", "predicted_clv", "n_channels", "journey",
+    "days_silent", "typical_gap", "silent", "last_touch_channel", "last_touch_event", "churn_risk", "risk_band",
+    "r", "f", "m", "rfm_segment",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Filters and the settings METRICS.md lets a user change; the defaults are the spec's."""
+
+    as_of: datetime | None = None
+    period: str = "month"
+    start: date | None = None
+    end: date | None = None
+    channels: tuple[str, ...] | None = None
+    segments: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    session_gap_minutes: int = 30
+    silence_factor: float = 2.0
+    silence_floor_days: int = 30
+    horizon_months: int = 12
+    discount_rate: float = 0.01
+    churn_horizon_days: int = 90
+    risk_high: float = 0.6
+    risk_medium: float = 0.3
+    lookback_days: int = 30
+    half_life_days: float = 7.0
+    position_weights: tuple[float, float, float] = (0.4, 0.2, 0.4)
+    engine: str = "polars"
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def key(self) -> str:
+        return json.dumps(self.to_query(), sort_keys=True)
+
+    # --- URL query parameters: flat str → str, defaults omitted, exact round trip ---------------------------
+
+    def to_query(self) -> dict[str, str]:
+        default = Settings()
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value == getattr(default, f.name):
+                continue
+            if f.name == "segments":
+                out.update({f"seg.{k}": ",".join(v) for k, v in sorted(value.items())})
+            elif isinstance(value, tuple):
+                out[f.name] = ",".join(map(str, value))
+            elif isinstance(value, datetime | date):
+                out[f.name] = value.isoformat()
+            else:
+                out[f.name] = str(value)
+        return out
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> Settings:
+        """Settings from query parameters; a value that does not parse keeps its default, never an error."""
+        default = cls()
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = query.get(f.name)
+            if raw is None or f.name == "segments":
+                continue
+            try:
+                values[f.name] = _parse(f.name, raw, getattr(default, f.name))
+            except (ValueError, TypeError):
+                continue
+        segments = {k[4:]: tuple(v.split(",")) for k, v in query.items() if k.startswith("seg.") and v}
+        settings = cls(**values, segments=segments)
+        return settings if settings.period in PERIODS else replace(settings, period="month")
+
+    @classmethod
+    def from_cli(cls, args: Any) -> Settings:
+        segments: dict[str, list[str]] = {}
+        for item in getattr(args, "segments", None) or []:
+            name, _, value = item.partition("=")
+            segments.setdefault(name.strip(), []).append(value.strip())
+        return cls(
+            as_of=_as_of(args.as_of) if getattr(args, "as_of", None) else None,
+            period=args.period, start=date.fromisoformat(args.start) if args.start else None,
+            end=date.fromisoformat(args.end) if args.end else None,
+            channels=tuple(args.channels) if args.channels else None,
+            segments={k: tuple(v) for k, v in segments.items()}, engine=args.engine,
+        )
+
+
+def _as_of(text: str) -> datetime:
+    """A date without a time means the end of that day (rows on that date are in)."""
+    if len(text.strip()) <= 10:
+        return datetime.combine(date.fromisoformat(text.strip()), time.max)
+    return datetime.fromisoformat(text.strip()).replace(tzinfo=None)
+
+
+def _parse(name: str, raw: str, default: Any) -> Any:
+    if name == "as_of":
+        return _as_of(raw)
+    if name in ("start", "end"):
+        return date.fromisoformat(raw)
+    if name == "channels":
+        return tuple(c for c in raw.split(",") if c) or None
+    if name == "position_weights":
+        weights = tuple(float(x) for x in raw.split(","))
+        if len(weights) != 3:
+            raise ValueError(raw)
+        return weights
+    if isinstance(default, bool):
+        return raw == "True"
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError(raw)
+        return value
+    return raw
+
+
+@dataclass
+class Report:
+    data: dict[str, Any]
+    customers: pl.DataFrame
+    frames: dict[str, pl.DataFrame]
+    settings: Settings
+
+    def to_json(self) -> str:
+        return json.dumps(self.data, indent=2, ensure_ascii=False, default=str)
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+def period_index(ts: pl.Expr, period: str) -> pl.Expr:
+    """An integer per period, consecutive periods differing by 1 (weeks start on Monday)."""
+    return engine.pl_period_index(ts, period)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return _json_safe(frame.to_dicts())
+
+
+# --- the cut, the filters, the touches -------------------------------------------------------------------
+
+def default_as_of(tables: Mapping[str, pl.DataFrame]) -> datetime | None:
+    stamps = [f["timestamp"].max() for t in ("interactions", "orders", "surveys")
+              if (f := tables.get(t)) is not None and f.height]
+    stamps = [s for s in stamps if s is not None]
+    return max(stamps) if stamps else None
+
+
+@dataclass
+class Prepared:
+    """The tables after the as_of cut and the filters, and the touches every metric uses."""
+
+    as_of: datetime
+    interactions: pl.DataFrame | None
+    orders: pl.DataFrame | None  # completed orders up to as_of
+    surveys: pl.DataFrame | None
+    spend: pl.DataFrame | None
+    customers: pl.DataFrame | None
+    touches: pl.DataFrame
+    after_as_of: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_as_of(settings: Settings, latest: datetime | None) -> datetime | None:
+    """as_of as given, else the end of the `end` day, else the latest timestamp of the data."""
+    if settings.as_of is not None:
+        return settings.as_of
+    if settings.end is not None:
+        return datetime.combine(settings.end, time.max)
+    return latest
+
+
+def segment_ids(customers: pl.DataFrame | None, segments: Mapping[str, tuple[str, ...]],
+                notes: list[str]) -> pl.Series | None:
+    """The customer ids in the chosen segments (every attribute must match one of its values), or None when no
+    segment filter applies. An attribute the customers table lacks keeps nobody, and says so."""
+    if not segments:
+        return None
+    if customers is None:
+        notes.append("Upload a customers table to filter by customer attributes: no customer matches the filter.")
+        return pl.Series("customer_id", [], pl.String)
+    chosen = customers
+    for attribute, values in segments.items():
+        if attribute not in chosen.columns:
+            notes.append(f"The customers table has no column named \"{attribute}\": no customer matches the filter.")
+            return pl.Series("customer_id", [], pl.String)
+        chosen = chosen.filter(pl.col(attribute).cast(pl.String).is_in(list(values)))
+    return chosen["customer_id"].unique()
+
+
+def prepare(tables: Mapping[str, pl.DataFrame], settings: Settings) -> Prepared:
+    """The as_of cut (rows after it counted per table), the filters, completed orders, and the touches."""
+    as_of = resolve_as_of(settings, default_as_of(tables))
+    if as_of is None:
+        raise ValueError("There is nothing to report on: upload interactions or orders.")
+    after: dict[str, int] = {}
+
+    def cut(name: str, column: str = "timestamp") -> pl.DataFrame | None:
+        frame = tables.get(name)
+        if frame is None:
+            return None
+        frame = frame.with_row_index("row_nr")
+        # spend is dated: a row dated on the as_of date counts, a later one does not
+        limit = pl.col(column) <= (as_of if column == "timestamp" else pl.lit(as_of.date()))
+        kept = frame.filter(limit)
+        after[name] = frame.height - kept.height
+        return kept
+
+    interactions, orders, surveys, spend = cut("interactions"), cut("orders"), cut("surveys"), cut("spend", "date")
+    customers = tables.get("customers")
+    after["customers"] = 0
+    # DATA.md: orders become purchase touches when the interactions hold no purchase at all — a property of the
+    # dataset up to as_of, judged before any filter (a channel filter must not turn orders into touches).
+    add_orders = not engine.has_purchase(interactions)
+    if settings.channels:
+        wanted = list(settings.channels)
+        interactions, orders, surveys, spend = (
+            f.filter(pl.col("channel").is_in(wanted)) if f is not None else None
+            for f in (interactions, orders, surveys, spend)
+        )
+    notes: list[str] = []
+    ids = segment_ids(customers, settings.segments, notes)
+    if ids is not None:
+        interactions, orders, surveys = (
+            f.filter(pl.col("customer_id").is_in(ids.implode())) if f is not None else None
+            for f in (interactions, orders, surveys)
+        )
+    completed = orders.filter(pl.col("status").fill_null("completed") == "completed") if orders is not None else None
+    return Prepared(as_of, interactions, completed, surveys, spend, customers,
+                    touches(interactions, completed, add_orders=add_orders), after, notes)
+
+
+TOUCH_SCHEMA = {"customer_id": pl.String, "timestamp": pl.Datetime("us"), "channel": pl.String,
+                "event_type": pl.String, "session_id": pl.String, "campaign": pl.String, "order_id": pl.String,
+                "row_nr": pl.UInt32, "source": pl.Int32, "stage_rank": pl.Int8, "touch_seq": pl.Int64}
+
+
+def touches(interactions: pl.DataFrame | None, orders: pl.DataFrame | None, *,
+            add_orders: bool | None = None) -> pl.DataFrame:
+    """Interactions plus purchase touches from orders (DATA.md), with `touch_seq` in METRICS.md's tie order:
+    timestamp, stage, channel, event_type, order_id (empty first), session_id, then the order in the file
+    (interaction rows before the touches added from orders). The eager polars twin of engine.touches."""
+    columns = ["customer_id", "timestamp", "channel", "event_type", "session_id", "campaign", "order_id", "row_nr"]
+    parts = []
+    if interactions is not None:
+        parts.append(interactions.select(columns).with_columns(pl.col("row_nr").cast(pl.UInt32),
+                                                                pl.lit(0, pl.Int32).alias("source")))
+    if add_orders is None:
+        add_orders = interactions is None or not (interactions["event_type"] == "purchase").any()
+    if orders is not None and add_orders:
+        parts.append(orders.select(
+            "customer_id", "timestamp", "channel", pl.lit("purchase").alias("event_type"),
+            pl.lit(None, pl.String).alias("session_id"), pl.lit(None, pl.String).alias("campaign"), "order_id",
+            pl.col("row_nr").cast(pl.UInt32), pl.lit(1, pl.Int32).alias("source"),
+        ))
+    if not parts:
+        return pl.DataFrame(schema=TOUCH_SCHEMA)
+    frame = pl.concat(parts, how="vertical_relaxed")
+    stage = pl.col("event_type").replace_strict({k: STAGE_RANK[v] for k, v in EVENT_STAGE.items()}, default=0,
+                                                return_dtype=pl.Int8)
+    # Sorting by the tie keys with the time first and numbering within each customer by a window gives the
+    # same touch_seq as a sort led by customer_id, without sorting millions of id strings (3× less CPU). The
+    # frame comes out in time order; every consumer orders by touch_seq explicitly.
+    frame = frame.with_columns(stage.alias("stage_rank")).sort(
+        "timestamp", "stage_rank", "channel", "event_type",
+        pl.col("order_id").fill_null(""), pl.col("session_id").fill_null(""), "source", "row_nr",
+    )
+    return frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("customer_id").alias("touch_seq"))
+
+
+def _since(frame: Any, start: datetime | None) -> Any:
+    """Rows from the start of the window on, for polars or any engine's frame."""
+    if frame is None or start is None:
+        return frame
+    if isinstance(frame, pl.DataFrame):
+        return frame.filter(pl.col("timestamp") >= start)
+    return engine.lazy(frame).filter(engine.nw.col("timestamp") >= start).to_native()
+
+
+def _prepare_spark(tables: Mapping[str, Any], settings: Settings) -> Prepared:
+    """prepare() for Spark frames: the cut and filters run on Spark; the small tables come back to polars."""
+    nw = engine.nw
+
+    def last(name: str) -> datetime | None:
+        return engine.collect(engine.lazy(tables[name]).select(nw.col("timestamp").max())).item() \
+            if name in tables else None
+
+    stamps = [s for s in (last(n) for n in ("interactions", "orders", "surveys")) if s is not None]
+    as_of = resolve_as_of(settings, max(stamps) if stamps else None)
+    if as_of is None:
+        raise ValueError("There is nothing to report on: upload interactions or orders.")
+    after: dict[str, int] = {"customers": 0}
+    cut: dict[str, Any] = {}
+    add_orders = True
+    for name in ("interactions", "orders", "surveys", "spend"):
+        if name not in tables:
+            cut[name] = None
+            continue
+        frame = engine.lazy(tables[name])
+        limit = nw.col("date") <= as_of.date() if name == "spend" else nw.col("timestamp") <= as_of
+        after[name] = int(engine.collect(frame.filter(~limit).select(nw.len())).item())
+        frame = frame.filter(limit)
+        if name == "interactions":  # judged after the cut, before the filters (see prepare)
+            add_orders = not engine.has_purchase(frame.to_native())
+        if settings.channels:
+            frame = frame.filter(nw.col("channel").is_in(list(settings.channels)))
+        cut[name] = frame
+    customers = engine.collect(engine.lazy(tables["customers"])) if "customers" in tables else None
+    notes: list[str] = []
+    ids = segment_ids(customers, settings.segments, notes)
+    if ids is not None:
+        for name in ("interactions", "orders", "surveys"):
+            if cut[name] is not None:
+                cut[name] = cut[name].filter(nw.col("customer_id").is_in(ids.to_list()))
+    interactions = cut["interactions"].to_native() if cut["interactions"] is not None else None
+    completed = cut["orders"].filter(nw.col("status").fill_null("completed") == "completed").to_native() \
+        if cut["orders"] is not None else None
+    surveys = engine.collect(cut["surveys"]) if cut["surveys"] is not None else None
+    spend = engine.collect(cut["spend"]) if cut["spend"] is not None else None
+    return Prepared(as_of, interactions, completed, surveys, spend, customers,
+                    engine.touches(interactions, completed, add_orders=add_orders), after, notes)
+
+
+# --- the sections, re-exported under the names the tests and pages have used ---------------------------------
+
+sessions = conversion.sessions
+nps_exprs = nps.nps_exprs
+period_label = engine.period_label
+
+
+def funnel(t: Any) -> pl.DataFrame:
+    """Customers reaching each stage (that stage or a later one) per channel, plus overall rows (channel null)."""
+    return conversion.funnel(engine.funnel_best(t))
+
+
+MISSING = {
+    "interactions": "Upload interactions (web, app, store, email events) to see sessions, funnels and journeys.",
+    "orders": "Upload orders to see revenue, cohorts and customer lifetime value.",
+    "surveys": "Upload survey responses to see NPS and CSAT.",
+    "spend": "Upload marketing spend to see CAC and ROAS.",
+}
+CHANNEL_COLUMNS = ["channel", "sessions", "converting_sessions", "session_conversion_rate", "visitors", "buyers",
+                   "customer_conversion_rate", "orders", "revenue", "aov", "new_customers", "spend", "cac", "roas",
+                   "nps", "nps_moe", "nps_responses", "csat"]
+NPS_EXTRA = ["promoters", "passives", "detractors", "csat_responses", "small_sample"]
+
+
+# --- the report --------------------------------------------------------------------------------------------
+
+def build_report(tables: Mapping[str, pl.DataFrame], settings: Settings | None = None,
+                 progress: Callable[[str], None] | None = None,
+                 rows: Mapping[str, Mapping[str, Any]] | None = None, *, models: bool = True) -> Report:
+    """Every figure of METRICS.md §10 for these tables under these settings.
+
+    `rows` is the loader's per-table {read, used, set_aside, duplicates_dropped}; after_as_of is added here.
+    `models=False` leaves out the CLV and churn models and attribution (their keys say so): the benchmark of
+    the descriptive sections uses it.
+    """
+    settings = settings or Settings()
+    say = progress or (lambda _msg: None)
+    say("preparing touches")
+    spark = any(engine.is_spark(f) for f in tables.values())
+    prep = _prepare_spark(tables, settings) if spark else prepare(tables, settings)
+    as_of, period = prep.as_of, settings.period
+    as_of_period = pl.select(period_index(pl.lit(as_of), period)).item()
+    # start limits the event-window figures; lifetime figures use the whole history up to as_of
+    start = datetime.combine(settings.start, time.min) if settings.start else None
+    t_all, orders_all = prep.touches, prep.orders
+    t, orders = _since(t_all, start), _since(orders_all, start)
+    surveys = prep.surveys.filter(pl.col("timestamp") >= start) if prep.surveys is not None and start \
+        else prep.surveys
+    spend = prep.spend.filter(pl.col("date") >= settings.start) if prep.spend is not None and settings.start \
+        else prep.spend
+    missing = {name: sentence for name, sentence in MISSING.items() if name not in tables}
+    notes = list(missing.values()) + prep.notes
+
+    say("sessions and conversion")
+    e = _EngineFrames(settings.engine, t, t_all, orders, orders_all)
+    session_counts = engine.session_counts(e.t, settings.session_gap_minutes, period)
+    conv = engine.channel_conversion(e.t, settings.session_gap_minutes, session_counts)
+
+    say("per-customer facts")
+    rollups = engine.customer_facts(e.t_all, e.orders_all, as_of, period)
+    facts = _with_order_facts(rollups.facts, orders_all is not None, period)
+    facts = silence.add_silence(facts, settings.silence_factor, settings.silence_floor_days).with_columns(
+        pl.col("steps").list.join(" > ").alias("journey")).drop("active_days", "own_gap")
+
+    say("RFM segments")
+    facts = facts.join(rfm.rfm_scores(facts.filter(pl.col("orders") > 0), as_of.date()), on="customer_id",
+                       how="left")
+
+    clv_dict: dict[str, Any] = {"error": "not computed yet"}
+    churn_dict: dict[str, Any] = {"error": "not computed yet"}
+    if models:
+        say("models")
+        clv_dict, clv_frame = _clv(orders_all, as_of, settings, facts)
+        if clv_frame is not None:
+            facts = facts.join(clv_frame, on="customer_id", how="left")
+        churn_dict, churn_frame = _churn(t_all, orders_all, prep.surveys, as_of, settings)
+        if churn_frame is not None:
+            facts = facts.join(churn_frame, on="customer_id", how="left")
+
+    say("channels")
+    by_order_channel = engine.order_channels(e.orders) if orders is not None else None
+    channels_frame = _channel_table(conv, by_order_channel, facts, surveys, spend, start, as_of)
+
+    say("overall figures")
+    counts = engine.window_counts(e.t, e.orders)
+    n_orders = int(by_order_channel["orders"].sum()) if orders is not None else None
+    revenue = float(by_order_channel["revenue"].sum()) if orders is not None else None
+    survey_all = nps.overall(surveys) if surveys is not None else {}
+    total_spend = float(spend["spend"].sum()) if spend is not None else None
+    new_total = int(channels_frame["new_customers"].sum()) if orders is not None else None
+    overall: dict[str, Any] = {
+        **counts,
+        "sessions": int(channels_frame["sessions"].sum()),
+        "converting_sessions": int(channels_frame["converting_sessions"].sum()),
+    }
+    overall |= {
+        "session_conversion_rate": div(overall["converting_sessions"], overall["sessions"]),
+        "customer_conversion_rate": div(overall["buyers"], overall["visitors"]),
+        "orders": n_orders, "revenue": revenue, "aov": div(revenue, n_orders),
+        "repeat_purchase_rate": cohorts.repeat_purchase_rate(facts) if orders is not None else None,
+        "avg_historical_clv": clv_history.avg_historical_clv(facts) if orders is not None else None,
+        "nps": survey_all.get("nps"), "nps_moe": survey_all.get("nps_moe"),
+        "nps_responses": survey_all.get("nps_responses"), "csat": survey_all.get("csat"),
+        "spend": total_spend, "cac": div(total_spend, new_total) if orders is not None else None,
+        "roas": div(revenue, total_spend) if orders is not None else None,
+        "silent_customers": int(facts["silent"].sum() or 0),
+        "omnichannel_premium": clv_history.omnichannel_premium(facts) if orders is not None else None,
+    }
+
+    say("cohorts")
+    cohort_frame, retention = cohorts.cohort_grid(rollups.activity if orders_all is not None else None,
+                                                  facts.filter(pl.col("first_order").is_not_null()), period,
+                                                  as_of_period)
+    nps_periods = nps.nps_by_period(surveys, period)
+
+    say("silent moments")
+    moments = silence.silent_moments(facts)
+
+    attribution, attribution_error = None, "not computed yet"
+    if models:
+        say("attribution")
+        attribution, attribution_error = _attribution(t_all, orders_all, settings)
+
+    say("journeys")
+    top_journeys = journeys.journeys(facts)
+    sankey = journeys.sankey(facts)
+    mix = journeys.channel_mix(facts, prep.surveys)
+    trend = _trend(e, surveys, facts, period, start, session_counts)
+
+    customers_out = facts.with_columns(
+        *(pl.lit(None, pl.Float64).alias(c) for c in ("p_alive", "expected_purchases", "expected_aov",
+                                                      "predicted_clv", "churn_risk") if c not in facts.columns),
+        *(pl.lit(None, pl.String).alias(c) for c in ("risk_band",) if c not in facts.columns),
+    )
+    extra = [c for c in ("predicted_clv_margin", "risk_reasons") if c in customers_out.columns]
+    customers_out = customers_out.select(*CUSTOMER_COLUMNS, *extra).sort("customer_id")
+    segments = rfm.rfm_segments(customers_out)
+    funnel_frame = conversion.funnel(engine.funnel_best(e.t))
+
+    data = {
+        "as_of": as_of.isoformat(sep=" "),
+        "settings": settings.to_query(),
+        "rows": _rows(tables, rows, prep.after_as_of),
+        "overall": _json_safe(overall),
+        "channels": _records(channels_frame.select(CHANNEL_COLUMNS + ["small_sample"])),
+        "funnel": _records(funnel_frame),
+        "cohorts": _records(cohort_frame),
+        "retention_rate": _records(retention),
+        "clv": clv_dict,
+        "nps_by_period": _records(nps_periods.select("period", "channel", "nps", "nps_moe", "responses",
+                                                     "small_sample")),
+        "silent_moments": _records(moments),
+        "churn": churn_dict,
+        "attribution": _records(attribution) if attribution is not None else {"error": attribution_error},
+        "journeys": _records(top_journeys),
+        "channel_mix": _records(mix),
+        "rfm": _records(segments),
+        "missing": missing,
+        "notes": notes,
+    }
+    frames = {
+        "channels": channels_frame, "funnel": funnel_frame, "cohorts": cohort_frame, "retention_rate": retention,
+        "nps_by_period": nps_periods, "silent_moments": moments,
+        "attribution": attribution if attribution is not None else pl.DataFrame(
+            schema={"channel": pl.String, "model": pl.String, "conversions": pl.Float64, "value": pl.Float64}),
+        "journeys": top_journeys, "channel_mix": mix, "rfm": segments, "trend": trend, "sankey": sankey,
+        "detractor_comments": nps.detractor_comments(surveys),
+        **{f"clv_by_{by}": clv_history.clv_by(customers_out, by)
+           for by in ("cohort", "acquisition_channel", "n_channels")},
+    }
+    say("done")
+    return Report(data=data, customers=customers_out, frames=frames, settings=settings)
+
+
+def _with_order_facts(facts: pl.DataFrame, has_orders: bool, period: str) -> pl.DataFrame:
+    """The order columns of the per-customer facts: zero orders for customers who only touched; all null
+    (and zero orders) without an orders table."""
+    if has_orders and "orders" in facts.columns:
+        return facts.with_columns(
+            period_label(period_index(pl.col("first_order"), period), period).alias("cohort"),
+            pl.col("orders").fill_null(0), pl.col("revenue").fill_null(0.0))
+    return facts.with_columns(
+        pl.lit(None, pl.Datetime("us")).alias("first_order"), pl.lit(None, pl.String).alias("cohort"),
+        pl.lit(None, pl.String).alias("acquisition_channel"), pl.lit(0, pl.Int64).alias("orders"),
+        pl.lit(0.0).alias("revenue"), pl.lit(None, pl.Datetime("us")).alias("last_order"),
+        *(pl.lit(None, pl.Float64).alias(c) for c in ("frequency", "recency", "T", "monetary_value")))
+
+
+def _channel_table(conv: pl.DataFrame, by_orders: pl.DataFrame | None, facts: pl.DataFrame,
+                   surveys: pl.DataFrame | None, spend: pl.DataFrame | None, start: datetime | None,
+                   as_of: datetime) -> pl.DataFrame:
+    """One row per channel seen in touches, orders, spend or surveys with the figures of sections 1, 2, 5."""
+    seen = [conv.select("channel")] + [f.select("channel") for f in (by_orders, surveys, spend) if f is not None]
+    table = pl.concat(seen).unique().drop_nulls().sort("channel").join(conv, on="channel", how="left")
+    if by_orders is not None:
+        table = (table.join(by_orders, on="channel", how="left")
+                 .join(acquisition.new_customers(facts, start, as_of), on="channel", how="left")
+                 .with_columns(pl.col("orders").fill_null(0), pl.col("revenue").fill_null(0.0),
+                               pl.col("new_customers").fill_null(0)))
+    else:
+        table = table.with_columns(pl.lit(None, pl.Int64).alias("orders"), pl.lit(None, pl.Float64).alias("revenue"),
+                                   pl.lit(None, pl.Int64).alias("new_customers"))
+    if spend is not None:
+        table = table.join(acquisition.spend_by_channel(spend), on="channel", how="left") \
+            .with_columns(pl.col("spend").fill_null(0.0))
+    else:
+        table = table.with_columns(pl.lit(None, pl.Float64).alias("spend"))
+    if surveys is not None:
+        table = table.join(nps.by_channel(surveys), on="channel", how="left").with_columns(
+            pl.col("nps_responses").fill_null(0), pl.col("csat_responses").fill_null(0),
+            pl.col("small_sample").fill_null(True))
+    else:
+        table = table.with_columns(*(pl.lit(None, pl.Float64).alias(c) for c in (
+            "nps", "nps_moe", "csat", "promoters", "passives", "detractors")),
+            pl.lit(None, pl.Int64).alias("nps_responses"), pl.lit(None, pl.Int64).alias("csat_responses"),
+            pl.lit(None, pl.Boolean).alias("small_sample"))
+    table = conversion.conversion_rates(table).with_columns(
+        ratio(pl.col("revenue"), pl.col("orders")).alias("aov"))
+    return acquisition.cac_roas(table).select(CHANNEL_COLUMNS + NPS_EXTRA)
+
+
+def _rows(tables: Mapping[str, Any], rows: Mapping[str, Mapping[str, Any]] | None,
+          after_as_of: Mapping[str, int]) -> dict[str, dict[str, Any]]:
+    """Per table {read, used, set_aside, duplicates_dropped} from the loader (or the table's height when not
+    given) plus after_as_of: used rows the as_of cut leaves out."""
+    out = {}
+    for name in ("interactions", "orders", "surveys", "spend", "customers"):
+        if name not in tables:
+            continue
+        base = dict(rows.get(name, {})) if rows else {}
+        used = base.get("used")
+        if used is None:
+            used = engine.height(tables[name])
+        base.setdefault("read", used)
+        base.setdefault("used", used)
+        base.setdefault("set_aside", {})
+        base.setdefault("duplicates_dropped", 0)
+        base["after_as_of"] = after_as_of.get(name, 0)
+        out[name] = base
+    return out
+
+
+def _trend(e: _EngineFrames, surveys, facts, period, start, session_counts) -> pl.DataFrame:
+    """Per period of the window: customers active, buyers, orders, revenue, aov, new customers, sessions,
+    session conversion, NPS (the Overview's change-vs-previous-period tiles)."""
+    parts = [engine.touch_periods(e.t, period)]
+    if e.orders is not None:
+        parts.append(engine.order_periods(e.orders, period))
+        first = facts.filter(pl.col("first_order").is_not_null()
+                             & ((pl.col("first_order") >= start) if start else pl.lit(True)))
+        parts.append(first.group_by(period_index(pl.col("first_order"), period).alias("p"))
+                     .agg(pl.len().cast(pl.Int64).alias("new_customers")))
+    if surveys is not None and surveys.height:
+        parts.append(surveys.group_by(period_index(pl.col("timestamp"), period).alias("p")).agg(nps_exprs()[0]))
+    out = parts[0].with_columns(pl.col("p").cast(pl.Int64))
+    for part in parts[1:]:
+        out = out.join(part.with_columns(pl.col("p").cast(pl.Int64)), on="p", how="full", coalesce=True)
+    for column in ("buyers", "orders", "revenue", "new_customers", "nps"):
+        if column not in out.columns:
+            out = out.with_columns(pl.lit(None, pl.Float64).alias(column))
+    # a session counts in the period of its first touch
+    session_trend = engine.session_periods(e.t, 0, period, session_counts).with_columns(pl.col("p").cast(pl.Int64))
+    out = out.join(session_trend, on="p", how="left")
+    return out.sort("p").select(
+        period_label(pl.col("p"), period).alias("period"), "customers", "buyers", "orders", "revenue",
+        ratio(pl.col("revenue"), pl.col("orders")).alias("aov"), "new_customers", "sessions",
+        ratio(pl.col("converting_sessions"), pl.col("sessions")).alias("session_conversion_rate"), "nps",
+    )
+
+
+class _EngineFrames:
+    """The window's and the lifetime's touches and orders as native frames of the chosen engine."""
+
+    def __init__(self, name: str, t, t_all, orders, orders_all) -> None:
+        frames = [t, t_all, orders, orders_all]
+        if name == "duckdb" and isinstance(t_all, pl.DataFrame):
+            import duckdb
+
+            self.con = duckdb.connect()
+            self.con.execute(f"SET threads TO {max(1, pl.thread_pool_size())}")
+            frames = [self.con.from_arrow(f.to_arrow()) if f is not None else None for f in frames]
+        self.t, self.t_all, self.orders, self.orders_all = frames
+
+
+def _clv(orders, as_of, settings, facts):
+    if orders is None or not facts["orders"].sum():
+        return {"error": "Upload orders to see customer lifetime value."}, None
+    try:
+        from omni_metrics.metrics import clv
+    except ImportError:
+        return {"error": "Predicted CLV is not available in this version."}, None
+    if isinstance(orders, pl.DataFrame):
+        summary = clv.clv_summary(orders, as_of)
+    else:  # Spark: the engine's per-customer facts are the summary (METRICS.md §4, day unit)
+        summary = facts.filter(pl.col("orders") > 0).select("customer_id", "frequency", "recency", "T",
+                                                             "monetary_value").sort("customer_id")
+    result, frame = clv.predict_clv(summary, settings.horizon_months, settings.discount_rate)
+    return _json_safe(result), frame.drop([c for c in ("frequency", "recency", "T", "monetary_value")
+                                           if c in frame.columns]) if frame is not None else None
+
+
+def _churn(touches, orders, surveys, as_of, settings):
+    if orders is None or engine.height(orders) == 0:
+        return {"error": "Upload orders to see churn risk."}, None
+    if not isinstance(orders, pl.DataFrame):
+        return {"error": "The churn-risk model runs on the polars and DuckDB engines, not on Spark."}, None
+    try:
+        from omni_metrics.metrics import churn
+    except ImportError:
+        return {"error": "The churn-risk model is not available in this version."}, None
+    result, frame = churn.churn_risk(touches, orders, surveys, as_of, horizon_days=settings.churn_horizon_days,
+                                     high=settings.risk_high, medium=settings.risk_medium)
+    return _json_safe(result), frame
+
+
+def _attribution(touches, orders, settings):
+    from omni_metrics.metrics.attribution import attribution_report
+
+    if engine.height(touches) == 0:
+        return None, "Upload interactions to see attribution."
+    if orders is not None:
+        order_values = orders.select("order_id", "revenue")
+    elif isinstance(touches, pl.DataFrame):
+        order_values = pl.DataFrame(schema={"order_id": pl.String, "revenue": pl.Float64})
+    else:
+        order_values = touches.select("order_id", engine.spark_null_float("revenue")).limit(0)
+    try:
+        frame = attribution_report(touches, order_values, lookback_days=settings.lookback_days,
+                                   half_life_days=settings.half_life_days,
+                                   position_weights=settings.position_weights)
+    except ValueError as exc:
+        return None, str(exc)
+    return frame, None
+
+
+def summary_lines(report: Report) -> list[str]:
+    """A short human summary for the terminal."""
+    o = report.data["overall"]
+
+    def fmt(value, kind="n"):
+        if value is None:
+            return "–"
+        if kind == "%":
+            return f"{value:.1%}"
+        if kind == "$":
+            return f"{value:,.2f}"
+        return f"{value:,.0f}" if isinstance(value, int | float) and float(value).is_integer() else f"{value:,.2f}"
+
+    lines = [
+        f"as of {report.data['as_of']}",
+        f"customers {fmt(o['customers'])} · visitors {fmt(o['visitors'])} · buyers {fmt(o['buyers'])}",
+        f"sessions {fmt(o['sessions'])} · session conversion {fmt(o['session_conversion_rate'], '%')} · "
+        f"customer conversion {fmt(o['customer_conversion_rate'], '%')}",
+        f"orders {fmt(o['orders'])} · revenue {fmt(o['revenue'], '$')} · AOV {fmt(o['aov'], '$')} · "
+        f"repeat rate {fmt(o['repeat_purchase_rate'], '%')}",
+        f"NPS {fmt(o['nps'])} ± {fmt(o['nps_moe'])} ({fmt(o['nps_responses'])} responses) · CSAT {fmt(o['csat'])}",
+        f"silent customers {fmt(o['silent_customers'])} · omnichannel premium {fmt(o['omnichannel_premium'])}",
+    ]
+    clv_part = report.data.get("clv") or {}
+    lines.append(f"predicted CLV (avg) {fmt(clv_part.get('avg_predicted_clv'), '$')}" if "error" not in clv_part
+                 else f"predicted CLV: {clv_part['error']}")
+    churn_part = report.data.get("churn") or {}
+    lines.append(f"churn model ROC AUC {fmt(churn_part.get('roc_auc'))} vs recency {fmt(churn_part.get('baseline_roc_auc'))}"
+                 if "error" not in churn_part else f"churn risk: {churn_part['error']}")
+    return lines + [f"note: {n}" for n in report.data.get("notes", [])]

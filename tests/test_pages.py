@@ -1,0 +1,173 @@
+"""The dashboard driven in process (streamlit AppTest): every page on the sample, filters, languages, share links, upload."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from omni_metrics.i18n import Locale
+from omni_metrics.report import Settings, build_report
+from omni_metrics.store import Store
+from pages._shared import fmt_value
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+PAGES = ["overview", "channels", "retention", "customer_value", "satisfaction", "silence", "journeys", "data"]
+# Overview tiles checked against build_report: (key in overall, how the tile writes it).
+TILES = {"customers": "count", "buyers": "count", "revenue": "money", "aov": "money",
+         "session_conversion_rate": "rate", "repeat_purchase_rate": "rate", "nps": "score",
+         "silent_customers": "count"}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """One scratch OMNI_DATA_DIR for the module: the sample is stored on the first run and reports stay cached."""
+    path = tmp_path_factory.mktemp("omni_data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OMNI_DATA_DIR", str(path))
+        mp.delenv("OMNI_DATABASE_URL", raising=False)
+        st.cache_resource.clear()  # the app's Store is process-wide: make it open this directory
+        st.cache_data.clear()
+        yield path
+        st.cache_resource.clear()
+        st.cache_data.clear()
+
+
+@pytest.fixture(scope="module")
+def sample(data_dir):
+    """(store, sample dataset id, its tables) — the same store the app opens."""
+    store = Store(data_dir=data_dir)
+    dataset_id = store.sample_dataset_id()
+    return store, dataset_id, store.load_tables(dataset_id)
+
+
+def app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def problems(at: AppTest) -> list[str]:
+    return [e.value for e in at.exception] + [e.value for e in at.error]
+
+
+def tiles(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def expected_tiles(tables, settings: Settings, loc: Locale) -> dict[str, str]:
+    overall = build_report(tables, settings).data["overall"]
+    return {loc.t(f"metric.{k}"): fmt_value(loc, overall.get(k), kind) for k, kind in TILES.items()}
+
+
+def test_every_page_renders_on_the_sample(data_dir, sample):
+    at = app()
+    assert not problems(at)
+    for page in PAGES:
+        at.switch_page(f"pages/{page}.py").run()
+        assert not problems(at), (page, problems(at))
+        assert at.title, page
+    # The analysis pages' strings all come from the messages: no raw key reaches the screen.
+    at.switch_page("pages/silence.py").run()
+    shown = [m.label for m in at.metric] + [s.value for s in at.subheader] + [c.value for c in at.caption]
+    assert not [s for s in shown if s.startswith(("metric.", "silence.", "help.", "chart."))]
+
+
+def test_every_page_renders_in_turkish(sample):
+    loc = Locale("tr", "TRY")
+    for page in PAGES:
+        # Opened the way a link opens a page: `?lang=tr&page=<page>`.
+        at = app(lang="tr", page=page)
+        assert not problems(at), (page, problems(at))
+        title = loc.t({"customer_value": "value.title"}.get(page, f"{page}.title"))
+        assert [t.value for t in at.title] == [title], page
+        assert title != Locale("en").t({"customer_value": "value.title"}.get(page, f"{page}.title"))
+
+
+def test_overview_tiles_equal_the_report(sample):
+    _, _, tables = sample
+    loc = Locale("en", "TRY")
+    at = app()
+    assert not problems(at)
+    got = tiles(at)
+    for label, value in expected_tiles(tables, Settings(), loc).items():
+        assert got[label] == value, label
+
+
+def test_channel_filter_in_the_url_changes_the_tiles(sample):
+    _, _, tables = sample
+    loc = Locale("en", "TRY")
+    everything = tiles(app())
+    web = app(channels="web")
+    assert not problems(web)
+    got = tiles(web)
+    expected = expected_tiles(tables, Settings(channels=("web",)), loc)
+    for label, value in expected.items():
+        assert got[label] == value, label
+    # Only the web channel's customers: fewer than all of them.
+    label = loc.t("metric.customers")
+    assert int(got[label].replace(",", "")) < int(everything[label].replace(",", ""))
+
+
+def test_share_link_opens_the_same_view_until_revoked_or_expired(sample):
+    store, dataset_id, tables = sample
+    loc = Locale("en", "TRY")
+    token = store.create_link(dataset_id, {"channels": "store"})
+    at = app(share=token)
+    assert not problems(at)
+    got = tiles(at)
+    for label, value in expected_tiles(tables, Settings(channels=("store",)), loc).items():
+        assert got[label] == value, label
+    # Another page of the same link keeps the link's view.
+    at.switch_page("pages/channels.py").run()
+    assert not problems(at)
+
+    (link,) = [x for x in store.links_for(dataset_id) if x.view == {"channels": "store"} and x.active()]
+    assert store.revoke_link(link.id)
+    revoked = app(share=token)
+    assert [w.value for w in revoked.warning] == [loc.t("share.invalid")]
+    assert not revoked.metric
+
+    expired = app(share=store.create_link(dataset_id, {}, expires_in=timedelta(seconds=-1)))
+    assert [w.value for w in expired.warning] == [loc.t("share.invalid")]
+    assert not expired.metric
+
+    made_up = app(share="not-a-token")
+    assert [w.value for w in made_up.warning] == [loc.t("share.invalid")]
+
+
+def test_upload_recognises_the_tables_and_refuses_a_bad_file(sample):
+    loc = Locale("en", "TRY")
+    at = app()
+    at.switch_page("pages/data.py").run()
+    assert not problems(at)
+    sample_dir = ROOT / "sample_data"
+    names = ["web_shop_orders.csv", "crm_customers.csv", "survey_responses.csv"]
+    files = [(n, (sample_dir / n).read_bytes(), "text/csv") for n in names]
+    files.append(("email_activity.csv.gz", (sample_dir / "email_activity.csv.gz").read_bytes(), "application/gzip"))
+    bad = b"colour,size\nred,3\nblue,4\n"  # no table has these columns
+    files.append(("mystery.csv", bad, "text/csv"))
+    at.file_uploader[0].set_value(files).run()
+    titles = [e.label.replace("*", "") for e in at.expander]
+    recognised = {"web_shop_orders.csv": "orders", "crm_customers.csv": "customers",
+                  "survey_responses.csv": "surveys", "email_activity.csv.gz": "interactions"}
+    for name, table in recognised.items():
+        assert f"{name} → {loc.t(f'table.{table}')}" in titles, (name, titles)
+    assert "mystery.csv" in titles  # listed, with no table: refused
+    refused = [e.value for e in at.error]
+    assert len(refused) == 1 and refused[0].startswith(loc.t("data.upload.refused", file="mystery.csv", problem=""))
+    assert not at.exception
+    # The good files save as one dataset; the bad one is left out, and the app switches to the new dataset.
+    form_submit = [b for b in at.button if b.label == loc.t("data.save.button")]
+    assert form_submit
+    form_submit[0].click().run()
+    assert not at.exception
+    at.switch_page("pages/overview.py").run()
+    assert not problems(at)
+    got = tiles(at)
+    assert got[loc.t("metric.customers")] != "–"

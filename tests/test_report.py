@@ -1,0 +1,221 @@
+"""The report on small hand-worked tables (the arithmetic is in the comments) and on the sample."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from omni_metrics.report import Settings, build_report
+from omni_metrics.schema import TABLES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def frame(table: str, rows: list[dict]) -> pl.DataFrame:
+    """A canonical frame: the given columns, the others null."""
+    schema = TABLES[table].dtypes
+    data = {c: [r.get(c) for r in rows] for c in schema}
+    return pl.DataFrame(data, schema=schema)
+
+
+def ts(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def touch(cid, when, channel, event, **kw):
+    return {"customer_id": cid, "timestamp": ts(when), "channel": channel, "event_type": event, **kw}
+
+
+def order(oid, cid, when, channel, revenue, status="completed"):
+    return {"order_id": oid, "customer_id": cid, "timestamp": ts(when), "channel": channel, "revenue": revenue,
+            "status": status}
+
+
+def channel_row(report, channel):
+    return next(c for c in report.data["channels"] if c["channel"] == channel)
+
+
+def test_sessions_split_after_exactly_thirty_minutes():
+    # Customer a on web: 10:00, 10:30 (gap exactly 30 min: same session), 11:00:01 (gap 30 min 1 s: new one).
+    # Customer b has a session_id: its session counts under its first touch's channel (app), even though the
+    # purchase is on web. So web: 2 sessions (a), app: 1 session (b, converting).
+    t = frame("interactions", [
+        touch("a", "2024-01-01 10:00:00", "web", "visit"),
+        touch("a", "2024-01-01 10:30:00", "web", "product_view"),
+        touch("a", "2024-01-01 11:00:01", "web", "purchase", order_id="o1"),
+        touch("b", "2024-01-01 09:00:00", "mobile_app", "visit", session_id="s1"),
+        touch("b", "2024-01-01 09:05:00", "web", "purchase", session_id="s1", order_id="o2"),
+    ])
+    o = frame("orders", [order("o1", "a", "2024-01-01 11:00:01", "web", 100.0),
+                         order("o2", "b", "2024-01-01 09:05:00", "web", 50.0)])
+    r = build_report({"interactions": t, "orders": o})
+    web, app = channel_row(r, "web"), channel_row(r, "mobile_app")
+    assert (web["sessions"], web["converting_sessions"]) == (2, 1)
+    assert (app["sessions"], app["converting_sessions"]) == (1, 1)
+    # visitors per channel are people with a touch there: web a and b; buyers have a purchase touch there.
+    assert (web["visitors"], web["buyers"], web["customer_conversion_rate"]) == (2, 2, 1.0)
+    assert (app["visitors"], app["buyers"], app["customer_conversion_rate"]) == (1, 0, 0.0)
+    assert r.data["overall"]["sessions"] == 3 and r.data["overall"]["converting_sessions"] == 2
+
+
+def test_funnel_counts_this_stage_or_later():
+    # a reaches checkout (intent) without a product view: counted at awareness, consideration and intent.
+    # b only visits. So web: awareness 2, consideration 1, intent 1, conversion 0.
+    t = frame("interactions", [
+        touch("a", "2024-01-01 10:00:00", "web", "checkout"),
+        touch("b", "2024-01-01 10:00:00", "web", "visit"),
+    ])
+    r = build_report({"interactions": t})
+    web = [f for f in r.data["funnel"] if f["channel"] == "web"]
+    assert [(f["stage"], f["customers"]) for f in web] == [
+        ("awareness", 2), ("consideration", 1), ("intent", 1), ("conversion", 0)]
+    # rates: 1/2, 1/1, 0/1; the first stage has none.
+    assert [f["rate_from_previous"] for f in web] == [None, 0.5, 1.0, 0.0]
+    assert r.data["overall"]["orders"] is None and r.data["channels"][0]["aov"] is None
+
+
+def test_nps_and_its_margin_of_error():
+    # 10 responses: 5 promoters (9, 10), 3 passives, 2 detractors → P = .5, D = .2, NPS = 100·(.5−.2) = 30.
+    # MoE = 196·sqrt((P + D − (P − D)²)/n) = 196·sqrt((.7 − .09)/10) = 196·sqrt(.061) = 48.408…
+    scores = [9, 10, 9, 10, 9, 7, 8, 7, 3, 6]
+    s = frame("surveys", [{"timestamp": ts(f"2024-01-0{i % 9 + 1} 12:00:00"), "score": v, "survey_type": "nps",
+                           "channel": "store"} for i, v in enumerate(scores)]
+              + [{"timestamp": ts("2024-01-02 12:00:00"), "score": v, "survey_type": "csat", "channel": "store"}
+                 for v in (5, 4, 2, 1)])
+    t = frame("interactions", [touch("a", "2024-01-01 10:00:00", "store", "store_visit")])
+    r = build_report({"interactions": t, "surveys": s})
+    o = r.data["overall"]
+    assert o["nps"] == pytest.approx(30.0)
+    assert o["nps_moe"] == pytest.approx(196 * math.sqrt(0.061))
+    assert o["nps_responses"] == 10
+    assert o["csat"] == pytest.approx(50.0)  # 2 of 4 CSAT responses score ≥ 4
+
+
+def test_cohort_cells_partial_and_retention_rate():
+    # a: first order Jan, again Mar (as_of month). b: first order Feb only. as_of = 2024-03-10.
+    o = frame("orders", [order("1", "a", "2024-01-05 10:00:00", "web", 10.0),
+                         order("2", "b", "2024-02-05 10:00:00", "store", 20.0),
+                         order("3", "a", "2024-03-10 10:00:00", "web", 30.0),
+                         order("4", "a", "2024-03-11 10:00:00", "web", 99.0, status="cancelled")])
+    r = build_report({"orders": o}, Settings(as_of=datetime(2024, 3, 10, 23, 59)))
+    cells = {(c["cohort"], c["offset"]): c for c in r.data["cohorts"]}
+    # Jan cohort: offsets 0, 1, 2 exist (Feb has no active customer: retention 0), Mar is partial.
+    assert [(k, cells[("2024-01", k)]["active"]) for k in range(3)] == [(0, 1), (1, 0), (2, 1)]
+    assert cells[("2024-01", 2)]["partial"] and not cells[("2024-01", 1)]["partial"]
+    assert cells[("2024-01", 2)]["revenue"] == 30.0  # the cancelled order never counts
+    assert ("2024-02", 2) not in cells  # after the as_of period
+    # Retention: Feb — Jan buyers {a}, none bought in Feb → 0; Mar — Feb buyers {b} → b did not → 0.
+    assert [(x["period"], x["retention_rate"]) for x in r.data["retention_rate"]] == [("2024-02", 0.0),
+                                                                                      ("2024-03", 0.0)]
+    assert r.data["overall"]["repeat_purchase_rate"] == 0.5  # a has 2 orders, b 1
+    assert r.data["rows"]["orders"]["after_as_of"] == 1
+
+
+def test_silent_customer_and_lift():
+    # as_of 2024-06-30. a: active 01-01, 01-11, 01-21 → gaps 10, 10 → typical 10; silent 161 days > max(20, 30).
+    # b: active 06-29 → typical = median of typical gaps = 10; silent 1 day → not silent.
+    # c: active 03-01 → typical 10; 121 days → silent. Silent share overall 2/3.
+    t = frame("interactions", [
+        touch("a", "2024-01-01 10:00:00", "web", "visit"), touch("a", "2024-01-11 10:00:00", "web", "visit"),
+        touch("a", "2024-01-21 10:00:00", "mobile_app", "cart_abandon"),
+        touch("b", "2024-06-29 10:00:00", "web", "visit"), touch("c", "2024-03-01 10:00:00", "mobile_app",
+                                                                 "cart_abandon"),
+    ])
+    r = build_report({"interactions": t}, Settings(as_of=datetime(2024, 6, 30, 12)))
+    c = {row["customer_id"]: row for row in r.customers.to_dicts()}
+    assert (c["a"]["typical_gap"], c["a"]["days_silent"], c["a"]["silent"]) == (10.0, 161, True)
+    assert (c["b"]["typical_gap"], c["b"]["silent"]) == (10.0, False)
+    assert r.data["overall"]["silent_customers"] == 2
+    moments = {(m["last_touch_channel"], m["last_touch_event"]): m for m in r.data["silent_moments"]}
+    # app cart abandon: 2 customers, both silent → share 1, lift 1 / (2/3) = 1.5
+    assert moments[("mobile_app", "cart_abandon")]["lift"] == pytest.approx(1.5)
+    assert moments[("web", "visit")]["lift"] == 0.0
+
+
+def test_omnichannel_premium_and_journeys():
+    # a: web then store, revenue 300 (2 channels). b: web only, 100. c: web only, 50 → 1-channel avg 75.
+    # premium = 300 / 75 = 4.
+    t = frame("interactions", [
+        touch("a", "2024-01-01 10:00:00", "web", "visit"), touch("a", "2024-01-02 10:00:00", "web", "visit"),
+        touch("a", "2024-01-03 10:00:00", "store", "purchase", order_id="1"),
+        touch("b", "2024-01-01 10:00:00", "web", "purchase", order_id="2"),
+        touch("c", "2024-01-01 10:00:00", "web", "purchase", order_id="3"),
+    ])
+    o = frame("orders", [order("1", "a", "2024-01-03 10:00:00", "store", 300.0),
+                         order("2", "b", "2024-01-01 10:00:00", "web", 100.0),
+                         order("3", "c", "2024-01-01 10:00:00", "web", 50.0)])
+    r = build_report({"interactions": t, "orders": o})
+    assert r.data["overall"]["omnichannel_premium"] == pytest.approx(4.0)
+    journeys = {j["path"]: j for j in r.data["journeys"]}
+    assert journeys["web > store"]["customers"] == 1  # consecutive web touches collapse
+    assert journeys["web"]["avg_revenue"] == pytest.approx(75.0)
+
+
+def test_rfm_ntile_ties_broken_by_customer_id():
+    # 6 buyers with equal values: NTILE(5) over 6 rows gives bucket sizes 2,1,1,1,1 in customer-id order.
+    o = frame("orders", [order(str(i), f"c{i}", "2024-01-01 10:00:00", "web", 10.0) for i in range(6)])
+    r = build_report({"orders": o})
+    scores = dict(zip(r.customers["customer_id"], r.customers["f"], strict=True))
+    assert [scores[f"c{i}"] for i in range(6)] == [1, 1, 2, 3, 4, 5]
+
+
+def test_orders_only_become_purchase_touches():
+    o = frame("orders", [order("1", "a", "2024-01-01 10:00:00", "store", 10.0)])
+    r = build_report({"orders": o})
+    assert channel_row(r, "store")["sessions"] == 1 and channel_row(r, "store")["buyers"] == 1
+    assert "Upload survey responses" in " ".join(r.data["notes"])
+    assert r.data["overall"]["nps"] is None and r.data["overall"]["cac"] is None
+
+
+def test_settings_query_round_trip():
+    s = Settings(period="week", start=date(2024, 1, 1), channels=("web", "store"), segments={"region": ("İzmir",)},
+                 silence_factor=3.0, position_weights=(0.3, 0.4, 0.3))
+    assert Settings.from_query(s.to_query()) == s
+    assert Settings.from_query({"period": "decade", "silence_factor": "abc"}) == Settings()
+
+
+@pytest.fixture(scope="module")
+def sample_tables():
+    from omni_metrics.loading import load_files
+
+    files = sorted(p for p in (ROOT / "sample_data").iterdir() if not p.name.endswith(".md"))
+    return load_files(files)
+
+
+def test_sample_report_rates_and_filters(sample_tables):
+    full = build_report(sample_tables.tables)
+    for c in full.data["channels"]:
+        for key in ("session_conversion_rate", "customer_conversion_rate"):
+            assert c[key] is None or 0 <= c[key] <= 1
+        assert c["visitors"] >= c["buyers"]
+    assert -100 <= full.data["overall"]["nps"] <= 100
+    cohorts = full.frames["cohorts"]
+    assert cohorts["revenue"].sum() == pytest.approx(full.data["overall"]["revenue"])
+    web = build_report(sample_tables.tables, Settings(channels=("web",)))
+    later = build_report(sample_tables.tables, Settings(start=date(2025, 1, 1)))
+    for filtered in (web, later):
+        for key in ("customers", "visitors", "sessions", "orders"):
+            assert filtered.data["overall"][key] <= full.data["overall"][key]
+    assert web.data["overall"]["orders"] < full.data["overall"]["orders"]
+
+
+def test_cli_report_writes_json_and_customers(tmp_path):
+    out, csv = tmp_path / "r.json", tmp_path / "c.csv"
+    done = subprocess.run([sys.executable, "-m", "omni_metrics.cli", "report", str(ROOT / "sample_data"),
+                           "--json-out", str(out), "--customers-out", str(csv), "--period", "quarter"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(out.read_text())
+    for key in ("as_of", "rows", "overall", "channels", "funnel", "cohorts", "retention_rate", "clv",
+                "nps_by_period", "silent_moments", "churn", "attribution", "journeys", "channel_mix", "rfm"):
+        assert key in data
+    header = csv.read_text().splitlines()[0].split(",")
+    assert header[:4] == ["customer_id", "first_order", "cohort", "acquisition_channel"]
+    assert "customers" in done.stdout
