@@ -1,6 +1,10 @@
 """Benchmark: BG/NBD + Gamma-Gamma fit and prediction vs the `lifetimes` package; churn model at scale.
 
     .venv/bin/python bench/models.py [--sizes 20000 100000 1000000] [--churn 100000 1000000]
+                                     [--sources sample drawn]
+
+Summaries come from the sample generator (clv_summary of its completed orders, as the report computes them) and
+from the BG/NBD + Gamma-Gamma processes themselves (where the true parameters are known).
 
 Prints figures and writes them to bench/results/models.txt. `lifetimes` is a bench-only dependency, installed
 here into the virtualenv when missing; it is never a runtime dependency.
@@ -21,7 +25,12 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from omni_metrics.metrics.clv import BetaGeoModel, GammaGammaModel, _patterns  # noqa: E402
+from omni_metrics.metrics.clv import (  # noqa: E402
+    BetaGeoModel,
+    GammaGammaModel,
+    clv_summary,
+    discounted_purchases,
+)
 
 OUT = ROOT / "bench" / "results" / "models.txt"
 LINES: list[str] = []
@@ -36,12 +45,16 @@ def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def draw_summaries(n: int, seed: int = 1) -> pl.DataFrame:
-    """Customers drawn from the BG/NBD + Gamma-Gamma processes themselves (day unit, 2 years), so both models
-    have a true answer; ages in whole days as real summaries have them."""
+TRUE_BG = {"r": 0.25, "alpha": 30.0, "a": 0.8, "b": 2.5}
+TRUE_GG = {"p": 6.0, "q": 3.7, "v": 15.0}
+
+
+def draw_summaries(n: int, seed: int = 1, days: int = 730) -> pl.DataFrame:
+    """Customers drawn from the BG/NBD + Gamma-Gamma processes themselves (day unit, ages up to `days`), so both
+    models have a true answer (TRUE_BG, TRUE_GG); ages in whole days as real summaries have them."""
     rng = np.random.default_rng(seed)
-    r, alpha, a, b = 0.25, 30.0, 0.8, 2.5
-    T = rng.integers(1, 730, n).astype(float)
+    r, alpha, a, b = TRUE_BG.values()
+    T = rng.integers(1, days, n).astype(float)
     lam = rng.gamma(r, 1 / alpha, n)
     p = rng.beta(a, b, n)
     x = np.zeros(n)
@@ -59,8 +72,9 @@ def draw_summaries(n: int, seed: int = 1) -> pl.DataFrame:
         alive &= buys & (rng.random(n) > p)
         if not alive.any():
             break
-    nu = rng.gamma(3.7, 1 / 15.0, n)
-    m = np.where(x > 0, rng.gamma(6.0 * np.maximum(x, 1), 1 / (nu * np.maximum(x, 1))), 0.0)
+    p_, q, v = TRUE_GG.values()
+    nu = rng.gamma(q, 1 / v, n)
+    m = np.where(x > 0, rng.gamma(p_ * np.maximum(x, 1), 1 / (nu * np.maximum(x, 1))), 0.0)
     return pl.DataFrame({"frequency": x, "recency": tx, "T": T, "monetary_value": m})
 
 
@@ -71,12 +85,10 @@ def ours(s: pl.DataFrame) -> dict:
     gg = GammaGammaModel().fit(x, m)
     fit = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ux, utx, uT, _, inverse = _patterns(x, tx, T)
+    # The path predict_clv takes: everything once per distinct (x, t_x, T), 12 discounted 30-day months.
+    discounted, _, inverse, (ux, utx, uT) = discounted_purchases(bg, x, tx, T, 12, 0.01)
     p_alive = bg.conditional_probability_alive(ux, utx, uT)[inverse]
-    months = np.arange(13) * 30.0
-    cum = np.stack([bg.conditional_expected_number_of_purchases_up_to_time(t, ux, utx, uT) for t in months])
-    disc = (1.01 ** -np.arange(1, 13))
-    clv = (np.diff(cum, axis=0) * disc[:, None]).sum(axis=0)[inverse] * gg.conditional_expected_average_profit(x, m)
+    clv = discounted * gg.conditional_expected_average_profit(x, m)
     predict = time.perf_counter() - t0
     return {"fit": fit, "predict": predict, "bg": bg.params_, "gg": gg.params_, "patterns": len(ux),
             "p_alive": p_alive, "clv": clv}
@@ -100,40 +112,62 @@ def theirs(s: pl.DataFrame) -> dict:
             "p_alive": np.asarray(p_alive), "clv": np.asarray(clv)}
 
 
-def clv_bench(sizes: list[int]) -> None:
+_TABLES: dict[int, dict[str, pl.DataFrame]] = {}
+
+
+def sample_tables(n: int) -> tuple[dict[str, pl.DataFrame], float]:
+    """The sample generator's tables for n customers (seed 7), generated once per size in this run."""
+    from omni_metrics.sample import generate
+
+    t0 = time.perf_counter()
+    if n not in _TABLES:
+        _TABLES[n] = generate(customers=n, seed=7)
+    return _TABLES[n], time.perf_counter() - t0
+
+
+def sample_summaries(n: int) -> pl.DataFrame:
+    """clv_summary of the sample generator's completed orders at its last touch, as the report computes it."""
+    tables, _ = sample_tables(n)
+    orders = tables["orders"].filter(pl.col("status") == "completed")
+    return clv_summary(orders, tables["interactions"]["timestamp"].max())
+
+
+def clv_bench(sizes: list[int], sources: list[str]) -> None:
     try:
         import lifetimes  # noqa: F401
     except ImportError:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "lifetimes"], check=False)
     for n in sizes:
-        s = draw_summaries(n)
-        o = ours(s)
-        say(f"BG/NBD+GG n={n:,}: ours fit {o['fit']:.3f} s ({o['patterns']:,} patterns), predict 12 months "
-            f"{o['predict']:.3f} s; peak {peak_gb():.2f} GB")
-        say(f"  ours  r, alpha, a, b = {', '.join(f'{v:.6g}' for v in o['bg'].values())}; "
-            f"p, q, v = {', '.join(f'{v:.6g}' for v in o['gg'].values())}")
-        try:
-            t = theirs(s)
-        except Exception as exc:  # report, don't crash: the comparison is informative, not required
-            say(f"  lifetimes failed: {type(exc).__name__}: {exc}")
-            continue
-        bg_rel = max(abs(o["bg"][k] - t["bg"][k]) / abs(t["bg"][k]) for k in ("r", "alpha", "a", "b"))
-        gg_rel = max(abs(o["gg"][k] - t["gg"][k]) / abs(t["gg"][k]) for k in ("p", "q", "v"))
-        say(f"  lifetimes fit {t['fit']:.3f} s, predict {t['predict']:.3f} s → fit {t['fit'] / o['fit']:.1f}× "
-            f"faster, predict {t['predict'] / o['predict']:.1f}× faster; params max rel diff BG {bg_rel:.2e}, "
-            f"GG {gg_rel:.2e}; p_alive max abs diff {np.max(np.abs(o['p_alive'] - t['p_alive'])):.2e}")
-        # lifetimes' CLV uses 30-day months with its own discounting: compare the shape, not to the cent.
-        say(f"  CLV correlation with lifetimes {np.corrcoef(o['clv'], t['clv'])[0, 1]:.6f}")
+        for source in sources:
+            s = sample_summaries(n) if source == "sample" else draw_summaries(n)
+            compare(f"{source} n={n:,}", s)
+
+
+def compare(label: str, s: pl.DataFrame) -> None:
+    o = ours(s)
+    say(f"BG/NBD+GG {label}: ours fit {o['fit']:.3f} s ({o['patterns']:,} patterns), predict 12 months "
+        f"{o['predict']:.3f} s; peak {peak_gb():.2f} GB")
+    say(f"  ours  r, alpha, a, b = {', '.join(f'{v:.6g}' for v in o['bg'].values())}; "
+        f"p, q, v = {', '.join(f'{v:.6g}' for v in o['gg'].values())}")
+    try:
+        t = theirs(s)
+    except Exception as exc:  # report, don't crash: the comparison is informative, not required
+        say(f"  lifetimes failed: {type(exc).__name__}: {exc}")
+        return
+    bg_rel = max(abs(o["bg"][k] - t["bg"][k]) / abs(t["bg"][k]) for k in ("r", "alpha", "a", "b"))
+    gg_rel = max(abs(o["gg"][k] - t["gg"][k]) / abs(t["gg"][k]) for k in ("p", "q", "v"))
+    say(f"  lifetimes fit {t['fit']:.3f} s, predict {t['predict']:.3f} s → fit {t['fit'] / o['fit']:.1f}× "
+        f"faster, predict {t['predict'] / o['predict']:.1f}× faster; params max rel diff BG {bg_rel:.2e}, "
+        f"GG {gg_rel:.2e}; p_alive max abs diff {np.max(np.abs(o['p_alive'] - t['p_alive'])):.2e}")
+    # lifetimes' CLV uses 30-day months with its own discounting: compare the shape, not to the cent.
+    say(f"  CLV correlation with lifetimes {np.corrcoef(o['clv'], t['clv'])[0, 1]:.6f}")
 
 
 def churn_bench(sizes: list[int]) -> None:
     from omni_metrics.metrics.churn import churn_risk
-    from omni_metrics.sample import generate
 
     for n in sizes:
-        t0 = time.perf_counter()
-        tables = generate(customers=n, seed=7)
-        gen = time.perf_counter() - t0
+        tables, gen = sample_tables(n)
         orders = tables["orders"].filter(pl.col("status") == "completed")
         as_of = tables["interactions"]["timestamp"].max()
         t0 = time.perf_counter()
@@ -142,15 +176,18 @@ def churn_bench(sizes: list[int]) -> None:
         say(f"churn n={n:,} ({tables['interactions'].height:,} touches; generated in {gen:.1f} s): train + "
             f"validate + score {took:.1f} s; ROC AUC {result['roc_auc']:.3f} vs recency baseline "
             f"{result['baseline_roc_auc']:.3f}; peak {peak_gb():.2f} GB")
-        del tables, orders, scores
+        del orders, scores
+        _TABLES.pop(n, None)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="*", default=[20_000, 100_000, 1_000_000])
     parser.add_argument("--churn", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--sources", nargs="*", choices=["sample", "drawn"], default=["sample", "drawn"],
+                        help="summaries from the sample generator and/or drawn from the BG/NBD process itself")
     args = parser.parse_args()
-    clv_bench(args.sizes)
+    clv_bench(args.sizes, args.sources)
     churn_bench(args.churn)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(LINES) + "\n")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -10,6 +12,7 @@ import pytest
 from scipy.optimize import check_grad
 
 from omni_metrics.loading import load_file
+from omni_metrics.metrics import clv
 from omni_metrics.metrics.clv import BetaGeoModel, GammaGammaModel, ModelFitError, clv_summary, predict_clv
 
 AS_OF = datetime(1997, 9, 30, 23, 59, 59)
@@ -113,3 +116,41 @@ def test_everyone_bought_once_gives_a_plain_error_not_a_number():
     assert frame is None and "fewer than 20 customers" in result["error"]
     with pytest.raises(ModelFitError):
         GammaGammaModel().fit([1, 2], [10.0, 20.0])
+
+
+def _drawn(n: int, days: int) -> pl.DataFrame:
+    """Summaries drawn from the BG/NBD + Gamma-Gamma processes (the benchmark's generator, true parameters known)."""
+    spec = importlib.util.spec_from_file_location("bench_models", Path(__file__).parent.parent / "bench" / "models.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.draw_summaries(n, seed=3, days=days), module.TRUE_BG, module.TRUE_GG
+
+
+def test_patterns_equal_numpys_row_unique_with_summed_weights():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, 2000).astype(float)
+    m = rng.choice([1.5, 2.25, np.pi, -0.5], 2000)  # not whole numbers: ranked, not shifted
+    big = rng.integers(0, 3, 2000) * 1e9  # whole numbers too far apart for the shifted codes
+    w = rng.random(2000)
+    *columns, counts, inverse = clv._patterns(x, m, big, weights=w)
+    unique, expected_inverse = np.unique(np.c_[x, m, big], axis=0, return_inverse=True)
+    np.testing.assert_array_equal(np.c_[tuple(columns)], unique)
+    np.testing.assert_array_equal(inverse, expected_inverse.ravel())
+    np.testing.assert_allclose(counts, np.bincount(expected_inverse.ravel(), weights=w))
+
+
+def test_warm_started_fit_over_many_patterns_equals_the_plain_fit(monkeypatch):
+    # Over WARM_START_PATTERNS patterns the fit starts from a sample's optimum and Hessian (BFGS); it must land
+    # where a plain L-BFGS-B fit over all patterns lands, and near the parameters the data were drawn from.
+    summary, true_bg, true_gg = _drawn(40_000, days=2000)
+    x, tx, T, m = (summary[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
+    monkeypatch.setattr(clv, "WARM_START_PATTERNS", 12_000)  # above the sample's 10,000 patterns
+    assert len(clv._patterns(x, tx, T)[0]) > 12_000 and len(clv._patterns(x[x > 0], m[x > 0])[0]) > 12_000
+    warm_bg, warm_gg = BetaGeoModel().fit(x, tx, T), GammaGammaModel().fit(x, m)
+    monkeypatch.setattr(clv, "WARM_START_PATTERNS", 10**9)
+    plain_bg, plain_gg = BetaGeoModel().fit(x, tx, T), GammaGammaModel().fit(x, m)
+    for warm, plain, truth in ((warm_bg, plain_bg, true_bg), (warm_gg, plain_gg, true_gg)):
+        for k, v in plain.params_.items():
+            assert warm.params_[k] == pytest.approx(v, rel=1e-5), k
+            assert v == pytest.approx(truth[k], rel=0.25), k
+        assert warm.log_likelihood_ == pytest.approx(plain.log_likelihood_, rel=1e-9)

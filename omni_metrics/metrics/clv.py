@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import date, datetime
 
 import numpy as np
@@ -13,7 +12,8 @@ from threadpoolctl import threadpool_limits
 
 MIN_REPEATERS = 20
 MAX_PARAMETER = 1e6
-WARM_START_PATTERNS = 20_000
+WARM_START_PATTERNS = 50_000  # above this many patterns, a warm start on a sample of them pays off
+WARM_START_SAMPLE = 10_000
 LOG_BOUNDS = (-12.0, 14.0)  # e^14 ≈ 1.2e6: a parameter pressed against the bound fails the 1e6 test
 SMALL_GRADIENT = 1e-5  # per customer, in log-parameters: "at the optimum" for an optimiser that stopped early
 
@@ -29,41 +29,106 @@ def _as_float(values, name: str) -> np.ndarray:
     return array
 
 
+def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each value's rank among the distinct values (0, 1, 2… in sorted order) and the number of distinct values.
+    Whole numbers in a small range (days, purchase counts) are their own codes after a shift; others are ranked
+    by polars' parallel dense rank."""
+    if not values.size:
+        return values.astype(np.int64), 0
+    low, high = values.min(), values.max()
+    if high - low < 1e7 and (values.dtype.kind in "iu" or np.array_equal(values, np.floor(values))):
+        codes = (values - low).astype(np.int64)
+        present = np.zeros(int(high - low) + 1, dtype=np.int64)
+        present[codes] = 1
+        ranks = np.cumsum(present) - 1  # dense: ranks only over the values that occur
+        return ranks[codes], int(present.sum())
+    ranks = pl.Series(values).rank("dense").to_numpy().astype(np.int64) - 1
+    return ranks, int(ranks.max()) + 1
+
+
+def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(values, return_inverse=True) in linear time for the whole numbers these models mostly see."""
+    inverse, distinct = _dense_codes(values)
+    unique = np.empty(distinct)
+    unique[inverse] = values
+    return unique, inverse
+
+
 def _patterns(*columns: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    """Collapse rows with identical inputs: (unique columns..., summed weights (counts), inverse index).
-    A polars group-by and join: numpy's row-wise unique sorts a million rows of tuples in seconds."""
-    names = [f"c{i}" for i in range(len(columns))]
-    frame = pl.DataFrame({n: np.asarray(c, dtype=float) for n, c in zip(names, columns, strict=True)})
-    weight = pl.len().cast(pl.Float64) if weights is None else pl.col("w").sum()
-    if weights is not None:
-        frame = frame.with_columns(pl.Series("w", np.asarray(weights, dtype=float)))
-    # Sorted, because a parallel group-by returns groups in a varying order: the likelihood's sums would then
-    # round differently from run to run, and the fitted parameters differ in the 8th digit.
-    unique = frame.group_by(names).agg(weight.alias("count")).sort(names).with_row_index("pattern")
-    inverse = frame.join(unique, on=names, how="left", maintain_order="left")["pattern"].to_numpy()
-    return (*(unique[n].to_numpy() for n in names), unique["count"].to_numpy().astype(float),
-            inverse.astype(np.int64))
+    """Collapse rows with identical inputs: (unique columns..., summed weights (counts), inverse index), the
+    unique rows in sorted order, so that the likelihood's sums always add up in the same order.
+    Each column becomes its dense rank, the ranks one mixed-radix integer key, and the key its dense rank:
+    a few linear passes where numpy's row-wise unique would sort a million tuples."""
+    arrays = [np.asarray(c, dtype=float).ravel() for c in columns]
+    key, size = np.zeros(arrays[0].size, dtype=np.int64), 1
+    for values in arrays:
+        codes, distinct = _dense_codes(values)
+        if size * distinct >= 2**62:  # re-rank the key so far first: the combined key then stays in int64
+            key, size = _dense_codes(key)
+        key, size = key * distinct + codes, size * distinct
+    inverse, groups = _dense_codes(key)
+    counts = np.bincount(inverse, weights=weights, minlength=groups).astype(float)
+    unique = []
+    for values in arrays:
+        column = np.empty(groups)
+        column[inverse] = values  # identical within a group, so any writer wins
+        unique.append(column)
+    return (*unique, counts, inverse)
 
 
-def _fit_log_params(neg_ll_and_grad, start: np.ndarray, what: str) -> tuple[np.ndarray, float]:
-    """Minimise the mean negative log-likelihood over log-parameters with L-BFGS-B and the analytic gradient."""
-    # L-BFGS-B makes tiny BLAS calls; a multithreaded BLAS on a busy machine spends far longer waking its
-    # threads than computing (12 ms per step instead of microseconds), so it runs on one thread here.
+def _fit_log_params(neg_ll_and_grad, start: np.ndarray, what: str,
+                    hess_inv0: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Minimise the mean negative log-likelihood over log-parameters with its analytic gradient: L-BFGS-B
+    (bounded) from a plain start; BFGS from `hess_inv0`, the inverse Hessian of a warm start, which then needs
+    only a few steps over the whole data."""
+    # The optimisers make tiny BLAS calls; a multithreaded BLAS on a busy machine spends far longer waking its
+    # threads than computing (12 ms per step instead of microseconds), so they run on one thread here.
     with threadpool_limits(limits=1, user_api="blas"):
-        result = minimize(neg_ll_and_grad, np.log(start), jac=True, method="L-BFGS-B",
-                          bounds=[LOG_BOUNDS] * len(start),
-                          options={"maxiter": 1000, "gtol": 1e-9, "ftol": 1e-13})
+        result = None
+        if hess_inv0 is not None:
+            result = minimize(neg_ll_and_grad, np.log(start), jac=True, method="BFGS",
+                              options={"maxiter": 200, "gtol": 1e-7, "hess_inv0": hess_inv0})
+            if not _at_optimum(result) or np.any(np.abs(result.x) > max(map(abs, LOG_BOUNDS))):
+                start, result = np.exp(result.x) if np.all(np.isfinite(result.x)) else start, None
+        if result is None:
+            result = minimize(neg_ll_and_grad, np.log(start), jac=True, method="L-BFGS-B",
+                              bounds=[LOG_BOUNDS] * len(start),
+                              options={"maxiter": 1000, "gtol": 1e-9, "ftol": 1e-13})
     params = np.exp(result.x)
     if not np.isfinite(result.fun) or not np.all(np.isfinite(params)):
         raise ModelFitError(f"The {what} fit did not converge: its likelihood is not finite.")
-    # A line search that cannot improve further in floating point ("ABNORMAL") stops at the optimum when the
-    # gradient there is flat; anything else the optimiser reports as failure is one.
-    at_optimum = result.success or float(np.max(np.abs(result.jac))) < SMALL_GRADIENT
-    if not at_optimum:
+    if not _at_optimum(result):
         raise ModelFitError(f"The {what} fit did not converge ({result.message}).")
     if np.any(params > MAX_PARAMETER):
         raise ModelFitError(f"The {what} fit did not converge: a parameter runs off beyond {MAX_PARAMETER:g}.")
     return params, -float(result.fun)
+
+
+def _at_optimum(result) -> bool:
+    """A line search that cannot improve further in floating point ("ABNORMAL", "precision loss") stops at the
+    optimum when the gradient there is flat; anything else the optimiser reports as failure is one."""
+    return bool(result.success) or float(np.max(np.abs(result.jac))) < SMALL_GRADIENT
+
+
+def _warm_start(objective_on, n_patterns: int, start: np.ndarray, what: str):
+    """(start, inverse Hessian or None) for the fit over all patterns. Over many patterns, first a fit on a seeded
+    sample of them: its optimum lies close to the full one, and its Hessian (central differences of the analytic
+    gradient) is the full objective's to a few per cent, so BFGS from there converges in a few steps."""
+    if n_patterns <= WARM_START_PATTERNS:
+        return start, None
+    sample = objective_on(np.random.default_rng(0).choice(n_patterns, WARM_START_SAMPLE, replace=False))
+    try:
+        start, _ = _fit_log_params(sample, start, what)
+    except ModelFitError:
+        return start, None
+    h = 1e-5
+    columns = [(sample(np.log(start) + h * e)[1] - sample(np.log(start) - h * e)[1]) / (2 * h)
+               for e in np.eye(len(start))]
+    hessian = (np.array(columns) + np.array(columns).T) / 2
+    if not np.all(np.isfinite(hessian)) or np.any(np.linalg.eigvalsh(hessian) <= 0):
+        return start, None
+    inverse = np.linalg.inv(hessian)
+    return start, (inverse + inverse.T) / 2  # exactly symmetric, as BFGS checks
 
 
 class BetaGeoModel:
@@ -88,9 +153,7 @@ class BetaGeoModel:
         Gamma-type terms depend on x alone and logs on T or t_x alone: computed once per distinct value (a few
         dozen x, at most a few thousand ages at a day unit) and gathered, which keeps a step over a million
         customers' patterns to milliseconds."""
-        ux, xi = np.unique(x, return_inverse=True)
-        uT, Ti = np.unique(T, return_inverse=True)
-        utx, txi = np.unique(tx, return_inverse=True)
+        (ux, xi), (uT, Ti), (utx, txi) = (_unique(v) for v in (x, T, tx))
         repeat = x > 0
         r_x = x  # (r + x) is formed per step; kept as a name for the formulas' sake
 
@@ -152,13 +215,8 @@ class BetaGeoModel:
         # Data-driven start: alpha/r = the mean time between purchases, with r = 1 and neutral a, b.
         mean_rate = float(counts @ x) / max(float(counts @ t_), 1e-9)
         start = np.array([1.0, float(np.clip(1.0 / max(mean_rate, 1e-9), 1e-3, 1e5)), 1.0, 1.0])
-        if len(x) > WARM_START_PATTERNS:
-            # A first fit on a seeded sample of patterns lands near the optimum, so the fit over all patterns
-            # needs only a few steps over the whole data.
-            sample = np.random.default_rng(0).choice(len(x), WARM_START_PATTERNS, replace=False)
-            with contextlib.suppress(ModelFitError):
-                start, _ = _fit_log_params(objective_on(sample), start, "BG/NBD")
-        params, mean_ll = _fit_log_params(objective_on(slice(None)), start, "BG/NBD")
+        start, hess_inv0 = _warm_start(objective_on, len(x), start, "BG/NBD")
+        params, mean_ll = _fit_log_params(objective_on(slice(None)), start, "BG/NBD", hess_inv0)
         self.params_ = dict(zip(("r", "alpha", "a", "b"), map(float, params), strict=True))
         self.log_likelihood_ = mean_ll * n
         return self
@@ -250,7 +308,7 @@ class GammaGammaModel:
         """ℓ(p, q, v) per (x, m) pattern, the log of the marginal density of the mean spend m of x transactions
         Γ(px+q) / (Γ(px) Γ(q)) · v^q · m^(px−1) · x^(px) / (v + x·m)^(px+q), and its gradient; the gamma-function
         terms once per distinct x."""
-        ux, xi = np.unique(x, return_inverse=True)
+        ux, xi = _unique(x)
         log_m, log_x, xm = np.log(m), np.log(x), x * m
 
         def log_likelihood(params: np.ndarray):
@@ -278,16 +336,23 @@ class GammaGammaModel:
                                 "customers with repeat purchases.")
         x, m, counts, _ = _patterns(x_all[keep], m_all[keep], weights=w_all[keep])
         n = counts.sum()
-        log_likelihood = self._likelihood_on(x, m)
 
-        def objective(log_params):
-            params = np.exp(log_params)
-            ll, grad = log_likelihood(params)
-            return -(counts @ ll) / n, -(grad @ counts) * params / n
+        def objective_on(rows):
+            cs = counts[rows]
+            total = cs.sum()
+            log_likelihood = self._likelihood_on(x[rows], m[rows])
+
+            def objective(log_params):
+                params = np.exp(log_params)
+                ll, grad = log_likelihood(params)
+                return -(cs @ ll) / total, -(grad @ cs) * params / total
+
+            return objective
 
         # Data-driven start: v/(q−1) per unit of p matches the mean spend with p = 1, q = 2.
         start = np.array([1.0, 2.0, max(float(np.average(m, weights=counts)), 1e-3)])
-        params, mean_ll = _fit_log_params(objective, start, "Gamma-Gamma")
+        start, hess_inv0 = _warm_start(objective_on, len(x), start, "Gamma-Gamma")
+        params, mean_ll = _fit_log_params(objective_on(slice(None)), start, "Gamma-Gamma", hess_inv0)
         if params[1] <= 1:
             raise ModelFitError("The Gamma-Gamma fit gives q ≤ 1, so the expected spend is undefined.")
         self.params_ = dict(zip(("p", "q", "v"), map(float, params), strict=True))
@@ -329,13 +394,20 @@ def clv_summary(orders: pl.DataFrame, as_of: datetime | date) -> pl.DataFrame:
 
 def discounted_purchases(bg: BetaGeoModel, frequency, recency, T, horizon_months: int, discount_rate: float):
     """(Σ_{i=1..H} [E(30·i) − E(30·(i−1))] / (1 + d)^i, E(30·H)) per customer: the purchases of each 30-day month
-    ahead, discounted monthly (METRICS.md §4), and the undiscounted total. Evaluated once per (x, t_x, T)."""
+    ahead, discounted monthly (METRICS.md §4), and the undiscounted total.
+    E(t) = (a+b+x−1)/(a−1) · body(t; x, T) · P(alive | x, t_x, T) (FHL eq. 10), so the discounted sum over months
+    is the customer's factor times the discounted sum of body's monthly steps, which depends on (x, T) alone:
+    the hypergeometric terms run once per distinct (x, T) and month, the rest once per (x, t_x, T)."""
+    r, alpha, a, b = bg._p()
     x, tx, t_ = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
     ux, utx, uT, _, inverse = _patterns(x, tx, t_)
-    months = np.arange(horizon_months + 1) * 30.0
-    cumulative = bg._expected_grid(months, ux, utx, uT)
+    px, pT, _, pair = _patterns(ux, uT)
+    body = bg._body((np.arange(horizon_months + 1) * 30.0)[:, None], px, pT)
     discount = (1.0 + discount_rate) ** -np.arange(1, horizon_months + 1)
-    return (discount @ np.diff(cumulative, axis=0))[inverse], cumulative[-1][inverse], inverse, (ux, utx, uT)
+    factor = (a + b + ux - 1) / (a - 1) * bg.conditional_probability_alive(ux, utx, uT)
+    discounted = np.maximum(factor * (discount @ np.diff(body, axis=0))[pair], 0.0)
+    expected = np.maximum(factor * body[-1][pair], 0.0)
+    return discounted[inverse], expected[inverse], inverse, (ux, utx, uT)
 
 
 def predict_clv(summary: pl.DataFrame, horizon_months: int = 12, discount_rate: float = 0.01):
