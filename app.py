@@ -20,4 +20,5 @@ current = st.navigation(list(pages.values()), position="top")
 # A share link (or `?page=`) names the page it opens on: go there once; after that the address path rules.
 if (wanted := open_page()) in pages and pages[wanted] is not current:
     st.switch_page(pages[wanted], query_params=st.query_params.to_dict())
+st.session_state["_page"] = current.url_path or "overview"  # view() computes the models only where they show
 current.run()

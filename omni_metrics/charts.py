@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
@@ -247,7 +248,8 @@ def cohort_heatmap(frame: pl.DataFrame, loc: Locale, *, value: str, title: str) 
     top = float(later.max()) if later.len() else None
     fig = _figure(loc)
     fig.add_heatmap(z=z, x=[str(o) for o in offsets], y=cohorts, text=text, texttemplate="%{text}",
-                    textfont=dict(size=10), customdata=hover, hovertemplate="%{customdata}<extra></extra>",
+                    # Smaller figures when there are many periods, so "100.0%" still fits its cell.
+                    textfont=dict(size=10 if len(offsets) <= 18 else 9), customdata=hover, hovertemplate="%{customdata}<extra></extra>",
                     colorscale="Blues", showscale=False, xgap=1, ygap=1, zmin=0, zmax=top or None)
     fig.update_yaxes(autorange="reversed", type="category", title=loc.t("chart.cohort"))
     fig.update_xaxes(title=dict(text=loc.t("chart.periods_since_first"), standoff=4), side="top", type="category")
@@ -291,14 +293,24 @@ def grouped_bars(frame: pl.DataFrame, loc: Locale, *, category: str, values: Seq
     return _layout(fig, title, legend=len(values) > 1)
 
 
+BINS = 40
+
+
 def distribution(values: pl.Series, loc: Locale, *, title: str, kind: str = "money") -> go.Figure:
     values = values.drop_nulls()
     if values.is_empty():
         return empty(loc, loc.t("chart.no_data"))
     cap = float(values.quantile(0.99) or values.max())
+    # Binned here, not in the browser: a million customers would otherwise travel to it as a million numbers.
+    clipped = values.cast(pl.Float64).clip(upper_bound=cap).to_numpy()
+    low = float(min(clipped.min(), 0.0))
+    counts, edges = np.histogram(clipped, bins=BINS, range=(low, cap if cap > low else low + 1.0))
+    ranges = [f"{_fmt(loc, [a], kind)[0]} – {_fmt(loc, [b], kind)[0]}" for a, b in zip(edges[:-1], edges[1:],
+                                                                                         strict=True)]
     fig = _figure(loc)
-    fig.add_histogram(x=values.clip(upper_bound=cap), nbinsx=40, marker_color="#60a5fa",
-                      hovertemplate=loc.t("metric.customers") + ": %{y}<extra></extra>")
+    fig.add_bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=float(edges[1] - edges[0]), marker_color="#60a5fa",
+                marker_line=dict(width=0.5, color="white"), customdata=ranges,
+                hovertemplate="%{customdata}: %{y} " + loc.t("metric.customers") + "<extra></extra>")
     fig.update_xaxes(title=loc.t("chart.capped_at", value=_fmt(loc, [cap], kind)[0]))
     fig.update_yaxes(title=loc.t("metric.customers"))
     return _layout(fig, title, legend=False)
@@ -436,10 +448,20 @@ def sankey(frame: pl.DataFrame, loc: Locale, *, title: str) -> go.Figure:
         link=dict(source=[nodes[(s, a)] for s, a in zip(frame["step"], frame["source"], strict=True)],
                   target=[nodes[(s + 1, b)] for s, b in zip(frame["step"], frame["target"], strict=True)],
                   value=frame["customers"].to_list(),
+                  # A flow takes the colour of the channel it leaves, faded, so the paths can be followed.
+                  color=[_fade(channel_colour(a)) for a in frame["source"]],
                   customdata=_fmt(loc, frame["customers"], "count"),
                   hovertemplate="%{source.label} → %{target.label}: %{customdata}<extra></extra>"),
     )
     return _layout(fig, title, height=460, legend=False)
+
+
+def _fade(colour: str, alpha: float = 0.35) -> str:
+    """A #rrggbb colour as a translucent rgba()."""
+    if not colour.startswith("#") or len(colour) != 7:
+        return colour
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
 
 
 ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "markov")

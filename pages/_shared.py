@@ -20,6 +20,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from time import perf_counter
 from typing import Any
 
 import polars as pl
@@ -84,10 +85,41 @@ def _tables(dataset_id: str) -> dict[str, pl.DataFrame]:
     return store().load_tables(dataset_id)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _report(dataset_id: str, settings: Settings, _progress=None) -> Report:
-    # Keyed by dataset id and settings (Settings hashes by its query form); `_progress` is not part of the key.
-    return build_report(_tables(dataset_id), settings, progress=_progress)
+# The pages that show the CLV and churn models or the attribution; the others get a report without them, which
+# on a large dataset is about half the work (bench/app.py). A model page computes the whole report once.
+MODEL_PAGES = frozenset({"customer_value", "silence", "journeys"})
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _report(dataset_id: str, settings: Settings, models: bool = True, _progress=None) -> Report:
+    """The report of a dataset under some settings, computed once per process and then shared by every run and
+    session: keyed by dataset id, settings (Settings hashes by its query form) and whether the models are in it;
+    `_progress` is not part of the key. A resource, not cache_data: cache_data would unpickle a copy of the whole
+    report (the per-customer table too) on every page switch, a second on a million customers. Pages only read it.
+    """
+    tables = _tables(dataset_id)
+    clock = {"step": "start", "at": perf_counter(), "began": perf_counter()}
+
+    def step(message: str) -> None:
+        # Each step's duration goes to the log (bench/app.py reads it), the step itself to the progress box.
+        now = perf_counter()
+        log.info("report %s: %s took %.2f s", dataset_id[:8], clock["step"], now - clock["at"])
+        clock.update(step=message, at=now)
+        if _progress is not None:
+            _progress(message)
+
+    report = build_report(tables, settings, progress=step, models=models)
+    log.info("report %s: whole report%s took %.2f s", dataset_id[:8], "" if models else " (no models)",
+             perf_counter() - clock["began"])
+    return report
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _choices(dataset_id: str) -> tuple[tuple[date, date] | None, list[str], dict[str, list[str]]]:
+    """The sidebar's choices for a dataset (date bounds, channels, customer attributes): scanning millions of
+    rows for them on every run would cost a page switch most of its time."""
+    tables = _tables(dataset_id)
+    return date_bounds(tables), channel_options(tables), attribute_options(tables.get("customers"))
 
 
 @st.cache_resource(show_spinner=False)
@@ -233,7 +265,7 @@ def _render_sidebar() -> None:
             loc.t("sidebar.download_html"), icon=":material/description:", on_click="ignore",
             file_name="omni-metrics-report.html", mime="text/html",
             # Built only when clicked: the report is cached, the HTML costs a second or two.
-            data=lambda: render_html(_report(dataset_id, settings), loc, info.name).encode("utf-8"),
+            data=lambda: render_html(_report(dataset_id, settings, True), loc, info.name).encode("utf-8"),
         )
     st.query_params.from_dict(browser_query(
         settings, dataset=None if read_only or info.owner == SAMPLE_OWNER else dataset_id,
@@ -258,9 +290,7 @@ def _dataset_picker(loc: Locale) -> str:
 
 
 def _filters(loc: Locale, dataset_id: str, tables: dict[str, pl.DataFrame]) -> Settings:
-    bounds = date_bounds(tables)
-    channels = channel_options(tables)
-    attributes = attribute_options(tables.get("customers"))
+    bounds, channels, attributes = _choices(dataset_id)
     pending: Settings | None = st.session_state.pop("_pending_filters", None)
     if st.session_state.get("_filters_for") != dataset_id or pending is not None:
         # Another dataset: its own dates and values. Those of the URL (or a share link) apply to the first one.
@@ -360,21 +390,29 @@ def view() -> View:
         st.warning(t(loc, "error.no_view", "Nothing to show yet: pick a dataset in the sidebar."))
         st.stop()
     dataset_id, name, settings, read_only = st.session_state["_view"]
-    key = (dataset_id, settings.key())
+    # The models only where a page shows them, or when the whole report is there already anyway.
+    models = st.session_state.get("_page") in MODEL_PAGES or (dataset_id, settings.key(), True) in _computed()
+    key = (dataset_id, settings.key(), models)
     if key in _computed():
         with st.spinner(loc.t("status.computing")):
-            report = _report(dataset_id, settings)
+            report = _report(dataset_id, settings, models)
     else:
         holder = st.empty()  # the progress box goes away once the figures are there
         with holder.status(loc.t("status.computing"), expanded=False) as status:
             try:
-                report = _report(dataset_id, settings, _progress=lambda message: status.update(label=message))
+                report = _report(dataset_id, settings, models,
+                                 _progress=lambda message: status.update(label=_step_label(loc, message)))
             except Exception:
                 status.update(label=t(loc, "status.failed", "The figures could not be computed"), state="error")
                 raise
         holder.empty()
         _computed().add(key)
     return View(dataset_id, name, _tables(dataset_id), settings, report, loc, read_only)
+
+
+def _step_label(loc: Locale, step: str) -> str:
+    """The progress box's line for a step of the report: "Computing the figures — sessions and conversion"."""
+    return f"{loc.t('status.computing')} {t(loc, f'status.step.{step}', step)}"
 
 
 @contextlib.contextmanager
