@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from omni_metrics.i18n import Message
 from omni_metrics.schema import MISSING_MARKERS
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -21,6 +22,11 @@ _CHUNK = 1 << 24  # 16 MB: decode in slices so a 1 GB file never exists twice as
 
 class DialectError(ValueError):
     """A whole-file problem; the loader adds the file name and turns it into a LoadError."""
+
+    @property
+    def message(self) -> str:
+        """The problem as raised: a Message (translatable) when the reader wrote one."""
+        return self.args[0] if self.args else str(self)
 
 
 @dataclass
@@ -58,11 +64,13 @@ def read_raw(source: bytes | Path, name: str, max_bytes: int) -> RawTable:
             with gzip.GzipFile(fileobj=io.BytesIO(_whole(source))) as fh:
                 inner = fh.read(max_bytes + 1)
         except (OSError, EOFError) as exc:
-            raise DialectError(f"the gzip file is damaged ({exc}); expected a gzip-compressed CSV") from None
+            raise DialectError(Message("load.gzip_damaged", f"the gzip file is damaged ({exc}); expected a gzip-"
+                                               "compressed CSV", detail=str(exc))) from None
         if len(inner) > max_bytes:
-            raise DialectError(f"uncompressed it is larger than the limit of {max_bytes:,} bytes")
+            raise DialectError(Message("load.gzip_too_large", f"uncompressed it is larger than the limit of "
+                                               f"{max_bytes:,} bytes", limit=max_bytes))
         raw = read_raw(inner, name.removesuffix(".gz"), max_bytes)
-        raw.notes.insert(0, "gzip-compressed")
+        raw.notes.insert(0, Message("load.gzip", "gzip-compressed"))
         return raw
     if head[:4] == b"PK\x03\x04":
         return _read_zip(_whole(source), name, max_bytes)
@@ -76,26 +84,32 @@ def _read_zip(data: bytes, name: str, max_bytes: int) -> RawTable:
         archive = zipfile.ZipFile(io.BytesIO(data))
         names = archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DialectError(f"the zip archive is damaged ({exc}); expected a zip holding one CSV") from None
+        raise DialectError(Message("load.zip_damaged", f"the zip archive is damaged ({exc}); expected a zip "
+                                           "holding one CSV", detail=str(exc))) from None
     if "xl/workbook.xml" in names:
         return _read_xlsx(data)
     members = [i for i in archive.infolist()
                if not i.is_dir() and not i.filename.startswith(("__MACOSX/", ".")) and "/." not in i.filename]
     if len(members) != 1:
         listed = ", ".join(i.filename for i in members) or "nothing"
-        raise DialectError(f"the zip archive holds {listed}; expected exactly one CSV file inside")
+        raise DialectError(Message("load.zip_members", f"the zip archive holds {listed}; expected exactly one "
+                                           "CSV file inside", listed=listed))
     member = members[0]
     if member.file_size > max_bytes:
-        raise DialectError(f"{member.filename} is larger than the limit of {max_bytes:,} bytes")
+        raise DialectError(Message("load.member_too_large", f"{member.filename} is larger than the limit of "
+                                           f"{max_bytes:,} bytes", member=member.filename, limit=max_bytes))
     try:
         with archive.open(member) as fh:
             inner = fh.read(max_bytes + 1)
     except Exception as exc:  # zipfile raises many types for damaged or encrypted members
-        raise DialectError(f"{member.filename} in the zip archive cannot be read ({exc})") from None
+        raise DialectError(Message("load.member_unreadable", f"{member.filename} in the zip archive cannot be "
+                                           f"read ({exc})", member=member.filename, detail=str(exc))) from None
     if inner[:4] in (b"PK\x03\x04", b"PAR1") or inner[:2] == b"\x1f\x8b":
-        raise DialectError(f"{member.filename} in the zip archive is not a CSV; expected one CSV file inside")
+        raise DialectError(Message("load.member_not_csv", f"{member.filename} in the zip archive is not a CSV; "
+                                           "expected one CSV file inside", member=member.filename))
     raw = read_text(inner)
-    raw.notes.insert(0, f"read {member.filename} from the zip archive")
+    raw.notes.insert(0, Message("load.from_zip", f"read {member.filename} from the zip archive",
+                                member=member.filename))
     return raw
 
 
@@ -105,16 +119,19 @@ def _read_xlsx(data: bytes) -> RawTable:
         # reads them); numbers in a date column are Excel serial days, which `excel=True` lets it read.
         frame = pl.read_excel(io.BytesIO(data), sheet_id=1, infer_schema_length=0, raise_if_empty=False)
     except Exception as exc:
-        raise DialectError(f"the Excel workbook cannot be read ({exc}); expected an .xlsx file") from None
+        raise DialectError(Message("load.xlsx_unreadable", f"the Excel workbook cannot be read ({exc}); expected "
+                                           "an .xlsx file", detail=str(exc))) from None
     frame = frame.select(pl.all().cast(pl.String))
-    return RawTable(frame, encoding="xlsx", excel=True, notes=["first sheet of the Excel workbook"])
+    return RawTable(frame, encoding="xlsx", excel=True, notes=[Message("load.xlsx_first_sheet",
+                                                                     "first sheet of the Excel workbook")])
 
 
 def _read_parquet(data: bytes) -> RawTable:
     try:
         frame = pl.read_parquet(io.BytesIO(data))
     except Exception as exc:
-        raise DialectError(f"the Parquet file cannot be read ({exc})") from None
+        raise DialectError(Message("load.parquet_unreadable", f"the Parquet file cannot be read ({exc})",
+                                           detail=str(exc))) from None
     return RawTable(frame, encoding="parquet")
 
 
@@ -154,10 +171,12 @@ def _turkish_or_western(data: bytes) -> tuple[str, str]:
         elif _TR_BYTE.search(word) and _TURKISH_WORD.fullmatch(word.decode("cp1254", errors="replace")):
             turkish += 1
     if turkish > 2 * western:
-        return "windows-1254", f"read as Windows-1254 (Turkish): {turkish:,} words with ğ/ı/İ/ş"
+        return "windows-1254", Message("load.windows_1254", f"read as Windows-1254 (Turkish): {turkish:,} words "
+                                       "with ğ/ı/İ/ş", n=turkish)
     if turkish or _TR_BYTE.search(sample):
-        return "windows-1252", "read as Windows-1252 (Western European)"
-    return "windows-1252", "read as Windows-1252 (Western European; Windows-1254 would read it the same)"
+        return "windows-1252", Message("load.windows_1252", "read as Windows-1252 (Western European)")
+    return "windows-1252", Message("load.windows_1252_same", "read as Windows-1252 (Western European; "
+                                   "Windows-1254 would read it the same)")
 
 
 def _valid_utf8(data: bytes) -> bool:
@@ -202,17 +221,18 @@ def decode(data: bytes) -> tuple[bytes, str, str | None]:
             try:
                 return _recode(data[2:], codec), codec, None
             except UnicodeDecodeError:
-                raise DialectError(f"it starts with a {codec.upper()} byte-order mark but is not valid "
-                                   f"{codec.upper()} text") from None
+                raise DialectError(Message("load.bad_bom", f"it starts with a {codec.upper()} byte-order mark "
+                                           f"but is not valid {codec.upper()} text", codec=codec.upper())) from None
     head = data[:65536]
     if b"\x00" in head:
         codec = _utf16_without_bom(head)
         if codec is None:
-            raise DialectError("it is a binary file, not text; expected a CSV (or .csv.gz, .zip, .xlsx, .parquet)")
+            raise DialectError(BINARY)
         try:
-            return _recode(data, codec), codec, f"read as {codec.upper()} (no byte-order mark)"
+            return _recode(data, codec), codec, Message("load.no_bom", f"read as {codec.upper()} (no byte-order "
+                                                        "mark)", codec=codec.upper())
         except UnicodeDecodeError:
-            raise DialectError("it is a binary file, not text; expected a CSV") from None
+            raise DialectError(Message("load.binary_csv", "it is a binary file, not text; expected a CSV")) from None
     if _valid_utf8(data):
         return data, "utf-8", None
     codec, note = _turkish_or_western(data)
@@ -221,7 +241,8 @@ def decode(data: bytes) -> tuple[bytes, str, str | None]:
     except UnicodeDecodeError:
         # A byte the Windows code page leaves undefined: the ISO variant defines every byte.
         iso = "iso-8859-9" if codec == "windows-1254" else "iso-8859-1"
-        return _recode(data, iso), iso, f"read as {iso.upper()}: it holds bytes {codec} does not define"
+        return _recode(data, iso), iso, Message("load.iso_fallback", f"read as {iso.upper()}: it holds bytes "
+                                                f"{codec} does not define", codec=iso.upper(), other=codec)
 
 
 def _looks_binary(text: str) -> bool:
@@ -261,8 +282,10 @@ def _utf8_prefix(head: bytes) -> bool:
     return True
 
 
-RAGGED_NOTE = ("some rows have more fields than the header; their extra fields were cut off — check the "
-               "delimiter and the quoting of text that contains it")
+RAGGED_NOTE = Message("load.ragged", "some rows have more fields than the header; their extra fields were cut "
+                      "off — check the delimiter and the quoting of text that contains it")
+BINARY = Message("load.binary", "it is a binary file, not text; expected a CSV (or .csv.gz, .zip, .xlsx, .parquet)")
+EMPTY = Message("load.empty", "it is empty; expected a header row with column names")
 
 
 def _csv(source: bytes | Path, delimiter: str, skip: int, notes: list[str] | None = None) -> pl.DataFrame:
@@ -302,7 +325,7 @@ def read_text(source: bytes | Path) -> RawTable:
     bad byte turn up after the head, the whole file is decoded as a Windows code page instead."""
     head = _head(source, 262144)
     if not head.strip():
-        raise DialectError("it is empty; expected a header row with column names")
+        raise DialectError(EMPTY)
     data: bytes | Path
     notes: list[str] = []
     plain = not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and b"\x00" not in head
@@ -316,9 +339,9 @@ def read_text(source: bytes | Path) -> RawTable:
     if len(head) == 262144:
         text = text[:text.rfind("\n") + 1] or text
     if _looks_binary(text[:65536]):
-        raise DialectError("it is a binary file, not text; expected a CSV (or .csv.gz, .zip, .xlsx, .parquet)")
+        raise DialectError(BINARY)
     if not text.strip():
-        raise DialectError("it is empty; expected a header row with column names")
+        raise DialectError(EMPTY)
     # Blank lines before the header (spreadsheets sometimes write them) are skipped.
     lines = text.splitlines()
     skip = next(i for i, line in enumerate(lines) if line.strip())
@@ -330,15 +353,15 @@ def read_text(source: bytes | Path) -> RawTable:
             if "utf-8" not in str(exc) or data is not source:
                 raise
             if encoding == "utf-8-sig":
-                raise DialectError("it starts with a UTF-8 byte-order mark but holds bytes that are not UTF-8; "
-                                   "expected the whole file in one encoding") from None
+                raise DialectError(Message("load.bad_utf8_bom", "it starts with a UTF-8 byte-order mark but holds "
+                                           "bytes that are not UTF-8; expected the whole file in one encoding")) from None
             data, encoding, note = decode(_whole(source))  # not UTF-8 after all
             notes += [note] if note else []
             frame = _csv(data, delimiter, skip, notes)
     except DialectError:
         raise
     except Exception as exc:
-        raise DialectError(f"it cannot be read as CSV ({exc})") from None
+        raise DialectError(Message("load.not_csv", f"it cannot be read as CSV ({exc})", detail=str(exc))) from None
     return RawTable(frame, encoding=encoding, delimiter=delimiter, notes=notes)
 
 
@@ -508,23 +531,24 @@ def plan_dates(values: pl.Series, header: str, tz: str, excel: bool = False) -> 
         second = fields.struct.field("2").cast(pl.Int32, strict=False)
         if (first > 12).any():
             slash_order = "dmy"
-            notes.append(f"dates in `{header}` read as day-first: {values.filter(first > 12)[0].strip()} "
-                         f"cannot be month-first")
+            notes.append(_day_first(header, values.filter(first > 12)[0].strip()))
         elif (second > 12).any():
             slash_order = "mdy"
-            notes.append(f"dates in `{header}` read as month-first: {values.filter(second > 12)[0].strip()} "
-                         f"cannot be day-first")
+            example = values.filter(second > 12)[0].strip()
+            notes.append(Message("load.dates_month_first", f"dates in `{header}` read as month-first: {example} "
+                                 "cannot be day-first", header=header, example=example))
         else:
             slash_order = "dmy"
-            notes.append(f"dates in `{header}` are ambiguous (no day above 12): read as day-first (DD/MM/YYYY)")
+            notes.append(Message("load.dates_ambiguous", f"dates in `{header}` are ambiguous (no day above 12): "
+                                 "read as day-first (DD/MM/YYYY)", header=header))
     if sample.str.contains(r"^\d{1,2}\.\d{1,2}\.\d{4}").any():
         # DD.MM.YYYY is always day-first (DATA.md); the note shows a value that proves it when there is one.
         first = values.str.strip_chars().str.extract(r"^(\d{1,2})\.\d{1,2}\.\d{4}", 1).cast(pl.Int32, strict=False)
         if (first > 12).any():
-            notes.append(f"dates in `{header}` read as day-first: {values.filter(first > 12)[0].strip()} "
-                         f"cannot be month-first")
+            notes.append(_day_first(header, values.filter(first > 12)[0].strip()))
         else:
-            notes.append(f"dates in `{header}` read as day-first (DD.MM.YYYY)")
+            notes.append(Message("load.dates_dotted", f"dates in `{header}` read as day-first (DD.MM.YYYY)",
+                                 header=header))
 
     candidates = [f for f in DATE_FORMATS if not ("/" in f.chrono and f.order != slash_order)]
     frame = pl.DataFrame({"v": sample})
@@ -547,10 +571,26 @@ def plan_dates(values: pl.Series, header: str, tz: str, excel: bool = False) -> 
         label = _numeric_label(sample.filter(sample.str.contains(_NUMBER)), excel)
         if label:
             labels.append(label)
-            notes.append(f"`{header}` holds {label}" + (f", converted to {tz}" if "epoch" in label else ""))
+            if "epoch" in label:
+                notes.append(Message("load.numeric_dates_tz", f"`{header}` holds {label}, converted to {tz}",
+                                     header=header, label=_label_message(label), tz=tz))
+            else:
+                notes.append(Message("load.numeric_dates", f"`{header}` holds {label}", header=header,
+                                     label=_label_message(label)))
     if any(f.aware or f.utc for f in chosen):
-        notes.append(f"times with an offset in `{header}` converted to {tz}")
+        notes.append(Message("load.offsets", f"times with an offset in `{header}` converted to {tz}",
+                             header=header, tz=tz))
     return DatePlan(chosen, numeric, excel, labels, notes)
+
+
+def _label_message(label: str) -> list[Message]:
+    """`Unix epoch seconds / Excel serial days` as messages the UI can translate."""
+    return [Message(f"load.format.{part}", part) for part in label.split(" / ")]
+
+
+def _day_first(header: str, example: str) -> Message:
+    return Message("load.dates_day_first", f"dates in `{header}` read as day-first: {example} cannot be month-first",
+                   header=header, example=example)
 
 
 def date_expr(expr: pl.Expr, plan: DatePlan, tz: str) -> pl.Expr:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale as BabelLocale
@@ -32,6 +33,32 @@ def catalogue(lang: str) -> dict[str, str]:
     return json.loads((_LOCALE_DIR / f"{lang}.json").read_text(encoding="utf-8"))
 
 
+# Sentences the report and the models still write as plain English (omni_metrics/report.py, metrics/*): the
+# English catalogue holds each one's exact text under these prefixes, so `Locale.say` recognises and translates it.
+SENTENCE_PREFIXES = ("sentence.", "risk.")
+_ENGLISH_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})*")
+
+
+@cache
+def _sentences() -> list[tuple[str, re.Pattern]]:
+    out = []
+    for key, text in catalogue(DEFAULT_LANGUAGE).items():
+        if key.startswith(SENTENCE_PREFIXES):
+            parts = re.split(r"{(\w+)}", text)
+            out.append((key, re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)"
+                                                for i, p in enumerate(parts)), re.DOTALL)))
+    return out
+
+
+@lru_cache(maxsize=65536)
+def recognise(text: str) -> tuple[str, dict[str, str]] | None:
+    """(key, the values filled in) of a known English sentence; None for any other text."""
+    for key, pattern in _sentences():
+        if match := pattern.fullmatch(text):
+            return key, match.groupdict()
+    return None
+
+
 def normalise_language(lang: str | None) -> str:
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
@@ -45,6 +72,27 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value)))
 
 
+class Message(str):
+    """A sentence that is its English text (so it prints, compares and serialises as before) and carries its
+    catalogue key and values, so a page can show it in the reader's language with `Locale.say`.
+    Values may be numbers (written in the locale's format), strings, other Messages or lists of them."""
+
+    key: str
+    values: dict
+
+    def __new__(cls, key: str, english: str, /, **values):
+        text = super().__new__(cls, english)
+        text.key, text.values = key, values
+        return text
+
+    def __reduce__(self):  # pickled by Streamlit's cache: keep the key and values
+        return _message, (self.key, str(self), self.values)
+
+
+def _message(key: str, english: str, values: dict) -> Message:
+    return Message(key, english, **values)
+
+
 @dataclass(frozen=True)
 class Locale:
     """Messages and formats of one UI language; `currency` is the dataset's ISO code (TRY, USD, EUR…)."""
@@ -56,10 +104,35 @@ class Locale:
     def babel(self) -> str:
         return BABEL_LOCALES[self.lang]
 
-    def t(self, key: str, **values) -> str:
+    def t(self, key: str, /, **values) -> str:
         """The message for `key`, placeholders filled; an unknown key falls back to English, then to the key."""
         text = catalogue(self.lang).get(key) or catalogue(DEFAULT_LANGUAGE).get(key) or key
         return text.format(**values) if values else text
+
+    def say(self, text) -> str:
+        """A Message in this language (its values formatted here); a known English sentence of the report
+        (see SENTENCE_PREFIXES) translated; any other text as it is."""
+        if isinstance(text, Message):
+            if text.key not in catalogue(self.lang):
+                return str(text)
+            return self.t(text.key, **{name: self._value(v) for name, v in text.values.items()})
+        if self.lang == DEFAULT_LANGUAGE or not isinstance(text, str) or not (known := recognise(text)):
+            return "" if text is None else str(text)
+        key, values = known
+        return self.t(key, **{name: self.number(int(v.replace(",", ""))) if _ENGLISH_NUMBER.fullmatch(v)
+                              else self.say(v) for name, v in values.items()})
+
+    def _value(self, value) -> str:
+        if isinstance(value, bool) or value is None:
+            return str(value)
+        if isinstance(value, int):
+            return self.number(value)
+        if isinstance(value, float):
+            return self.number(value, 2)
+        if isinstance(value, list | tuple):  # commas between items, semicolons when an item holds a comma
+            items = [self._value(v) for v in value]
+            return ("; " if any(", " in item for item in items) else ", ").join(items)
+        return self.say(value)
 
     def number(self, value, decimals: int = 0) -> str:
         if _missing(value):

@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from omni_metrics import dialects
+from omni_metrics.i18n import Message
 from omni_metrics.schema import (
     CHANNELS,
     EVENT_TYPES,
@@ -137,24 +138,37 @@ def detect_table(headers: Iterable[str]) -> str | None:
 def _aliases_text(table: str, column: str, limit: int = 8) -> str:
     col = TABLES[table].column(column)
     names = [a for a in col.aliases if a != column][:limit]
-    return f"`{column}` (or {', '.join(names)}…)" if names else f"`{column}`"
+    if not names:
+        return f"`{column}`"
+    return Message("load.aliases", f"`{column}` (or {', '.join(names)}…)", column=column, names=", ".join(names))
 
 
 def _missing_required_message(table: str, headers: list[str], mapping: Mapping[str, str]) -> str:
     missing = [c for c in TABLES[table].required if c not in mapping]
-    return (f"required column(s) {', '.join(missing)} of the {table} table not found among the columns "
-            f"{', '.join(repr(h) for h in headers)}; expected "
-            + "; ".join(_aliases_text(table, c) for c in missing))
+    expected = [_aliases_text(table, c) for c in missing]
+    found = ", ".join(repr(h) for h in headers)
+    return Message("load.missing_required",
+                   f"required column(s) {', '.join(missing)} of the {table} table not found among the columns "
+                   f"{found}; expected " + "; ".join(expected),
+                   missing=", ".join(missing), table=_table(table), headers=found, expected=expected)
+
+
+def _table(name: str) -> Message:
+    """A table's name, shown as the UI names it (`table.<name>`)."""
+    return Message(f"table.{name}", name)
 
 
 def _no_table_message(headers: list[str]) -> str:
     closest = max(TABLE_NAMES, key=lambda t: (sum(c in propose_mapping(t, headers) for c in TABLES[t].required),
                                               -_TABLE_PRIORITY[t]))
-    expected = "; ".join(f"{t}: {', '.join(TABLES[t].required)}" for t in TABLE_NAMES)
+    expected = [Message("load.table_columns", f"{t}: {', '.join(TABLES[t].required)}", table=_table(t),
+                        columns=", ".join(TABLES[t].required)) for t in TABLE_NAMES]
     found = ", ".join(repr(h) for h in headers)
-    return (f"cannot tell which table this is from its columns ({found}). Expected the required columns of "
-            f"one table — {expected}. Closest is {closest}: "
-            + _missing_required_message(closest, headers, propose_mapping(closest, headers)))
+    missing = _missing_required_message(closest, headers, propose_mapping(closest, headers))
+    return Message("load.no_table",
+                   f"cannot tell which table this is from its columns ({found}). Expected the required columns of "
+                   f"one table — {'; '.join(expected)}. Closest is {closest}: " + missing,
+                   found=found, expected=expected, closest=_table(closest), missing=missing)
 
 
 # --- entry points ---------------------------------------------------------------------------------------
@@ -174,14 +188,18 @@ def _read_source(source: Any, name: str | None, max_bytes: int) -> tuple[bytes |
             with path.open("rb"):
                 pass
         except OSError as exc:
-            raise LoadError(name, f"cannot be opened ({exc.strerror or exc}); expected a readable file") from None
+            raise LoadError(name, Message("load.cannot_open", f"cannot be opened ({exc.strerror or exc}); expected a "
+                                                   "readable file", detail=str(exc.strerror or exc))) from None
         if size > max_bytes:
-            raise LoadError(name, f"it is {size:,} bytes, larger than the limit of {max_bytes:,} bytes")
+            raise LoadError(name, Message("load.too_large_bytes", f"it is {size:,} bytes, larger than the limit of "
+                                                 f"{max_bytes:,} bytes", size=size, limit=max_bytes))
         if not path.is_file():
-            raise LoadError(name, "it is not a file; expected a CSV, .csv.gz, .zip, .xlsx or .parquet file")
+            raise LoadError(name, Message("load.not_a_file", "it is not a file; expected a CSV, .csv.gz, .zip, .xlsx or "
+                                                 ".parquet file"))
         return path, name
     if len(data) > max_bytes:
-        raise LoadError(name, f"it is larger than the limit of {max_bytes:,} bytes")
+        raise LoadError(name, Message("load.too_large", f"it is larger than the limit of {max_bytes:,} bytes",
+                                      limit=max_bytes))
     return data, name
 
 
@@ -203,15 +221,20 @@ def load_file(
         try:
             raw = dialects.read_raw(data, label, max_bytes)
         except dialects.DialectError as exc:
-            raise LoadError(label, str(exc)) from None
+            raise LoadError(label, exc.message) from None
         del data
         return _load_raw(raw, label, table, mapping, timezone)
     except LoadError:
         raise
     except MemoryError:
-        raise LoadError(label, "it does not fit in memory; expected a smaller file") from None
+        raise LoadError(label, Message("load.memory", "it does not fit in memory; expected a smaller file")) from None
     except Exception as exc:  # anything unforeseen still reaches the user as one clear line
-        raise LoadError(label, f"could not be read ({type(exc).__name__}: {exc})") from None
+        raise LoadError(label, _unreadable(exc)) from None
+
+
+def _unreadable(exc: Exception) -> Message:
+    detail = f"{type(exc).__name__}: {exc}"
+    return Message("load.unreadable", f"could not be read ({detail})", detail=detail)
 
 
 def read_headers(source: Any, name: str | None = None, max_bytes: int = MAX_BYTES) -> list[str]:
@@ -227,9 +250,9 @@ def read_headers(source: Any, name: str | None = None, max_bytes: int = MAX_BYTE
     except LoadError:
         raise
     except dialects.DialectError as exc:
-        raise LoadError(label, str(exc)) from None
+        raise LoadError(label, exc.message) from None
     except Exception as exc:
-        raise LoadError(label, f"could not be read ({type(exc).__name__}: {exc})") from None
+        raise LoadError(label, _unreadable(exc)) from None
 
 
 def load_files(
@@ -253,7 +276,8 @@ def load_files(
     try:
         return _combine(results)
     except Exception as exc:
-        raise LoadError(", ".join(r.report.file for r in results), f"could not be combined ({exc})") from None
+        raise LoadError(", ".join(r.report.file for r in results), Message("load.not_combined", f"could not be combined ({exc})",
+                                                                              detail=str(exc))) from None
 
 
 def _combine(results: list[LoadResult]) -> LoadedData:
@@ -279,7 +303,8 @@ def _combine(results: list[LoadResult]) -> LoadedData:
                 report = group[file_index].report
                 report.duplicates_dropped += n
                 report.rows_used -= n
-                report.notes.append(f"{n:,} row(s) with a {key} also in a later file dropped (the last one wins)")
+                report.notes.append(Message("load.dropped_across_files", f"{n:,} row(s) with a {key} also in a "
+                                            "later file dropped (the last one wins)", n=n, key=key))
             stacked = kept.drop("__i")
         tables[name] = stacked.drop("__file")
     asides = [r.set_aside for r in results if r.set_aside.height]
@@ -291,8 +316,8 @@ def _check_timezone(tz: str) -> None:
     try:
         zoneinfo.ZoneInfo(tz)
     except Exception:
-        raise LoadError("settings", f"unknown time zone {tz!r}; expected an IANA name such as "
-                                    f"'UTC' or 'Europe/Istanbul'") from None
+        raise LoadError("settings", Message("load.unknown_timezone", f"unknown time zone {tz!r}; expected an "
+                                            "IANA name such as 'UTC' or 'Europe/Istanbul'", tz=repr(tz))) from None
 
 
 def _empty_aside() -> pl.DataFrame:
@@ -325,15 +350,19 @@ def _load_raw(raw: dialects.RawTable, file: str, table: str | None, mapping: Map
     frame = _tidy_headers(raw.frame)
     headers = frame.columns
     if not headers:
-        raise LoadError(file, "it has no header row; expected column names on the first line")
+        raise LoadError(file, Message("load.no_header", "it has no header row; expected column names on the "
+                                                        "first line"))
     if table is not None and table not in TABLES:
-        raise LoadError(file, f"unknown table {table!r}; expected one of {', '.join(TABLE_NAMES)}")
+        raise LoadError(file, Message("load.unknown_table", f"unknown table {table!r}; expected one of "
+                                      f"{', '.join(TABLE_NAMES)}", table=repr(table), tables=", ".join(TABLE_NAMES)))
     if mapping is not None:
         mapping = {k: v.strip() for k, v in mapping.items() if v}
         bad = [f"{k} → {v!r}" for k, v in mapping.items() if v not in headers]
         if bad:
-            raise LoadError(file, f"the mapping names columns the file does not have ({', '.join(bad)}); "
-                                  f"its columns are {', '.join(repr(h) for h in headers)}")
+            found = ", ".join(repr(h) for h in headers)
+            raise LoadError(file, Message("load.mapping_bad_headers", f"the mapping names columns the file does "
+                                          f"not have ({', '.join(bad)}); its columns are {found}",
+                                          bad=", ".join(bad), headers=found))
     if table is None:
         if mapping is not None:
             table = next((t for t in TABLE_NAMES if set(mapping) <= set(TABLES[t].dtypes)
@@ -343,15 +372,18 @@ def _load_raw(raw: dialects.RawTable, file: str, table: str | None, mapping: Map
             table = ranked[0][0] if ranked else None
         if table is None:
             if any(_VALUE_LIKE.match(h) for h in headers):  # real headers are never numbers or dates
-                raise LoadError(file, f"it has no header row (the first line holds values: "
-                                      f"{', '.join(headers[:6])}); expected column names on the first line")
+                raise LoadError(file, Message("load.values_as_header", f"it has no header row (the first line "
+                                              f"holds values: {', '.join(headers[:6])}); expected column names on "
+                                              "the first line", values=", ".join(headers[:6])))
             raise LoadError(file, _no_table_message(headers))
     if mapping is None:
         mapping = propose_mapping(table, headers)
     unknown = [c for c in mapping if c not in TABLES[table].dtypes]
     if unknown:
-        raise LoadError(file, f"the mapping names {', '.join(unknown)}, which the {table} table does not have; "
-                              f"expected columns among {', '.join(TABLES[table].dtypes)}")
+        raise LoadError(file, Message("load.mapping_unknown", f"the mapping names {', '.join(unknown)}, which the "
+                                      f"{table} table does not have; expected columns among "
+                                      f"{', '.join(TABLES[table].dtypes)}", unknown=", ".join(unknown),
+                                      table=_table(table), columns=", ".join(TABLES[table].dtypes)))
     if any(c not in mapping for c in TABLES[table].required):
         raise LoadError(file, _missing_required_message(table, headers, mapping))
 
@@ -362,11 +394,13 @@ def _load_raw(raw: dialects.RawTable, file: str, table: str | None, mapping: Map
     if TABLES[table].keeps_extra_columns:
         extras = [h for h in extras if h not in TABLES[table].dtypes]
         if extras:
-            report.notes.append(f"kept as customer attributes: {', '.join(extras)}")
+            report.notes.append(Message("load.kept_attributes", f"kept as customer attributes: {', '.join(extras)}",
+                                        columns=", ".join(extras)))
     else:
         report.unused_columns = extras
         if extras:
-            report.notes.append(f"columns not used: {', '.join(extras)}")
+            report.notes.append(Message("load.columns_unused", f"columns not used: {', '.join(extras)}",
+                                        columns=", ".join(extras)))
 
     frame = frame.with_row_index(_ROW, offset=1)
     # Blank lines are not rows: they are skipped (and said so) rather than set aside.
@@ -375,10 +409,10 @@ def _load_raw(raw: dialects.RawTable, file: str, table: str | None, mapping: Map
         n_blank = int(blank.sum())
         if n_blank:
             frame = frame.filter(~blank)
-            report.notes.append(f"{n_blank:,} blank line(s) skipped")
+            report.notes.append(Message("load.blank_lines", f"{n_blank:,} blank line(s) skipped", n=n_blank))
     report.rows_read = frame.height
     if frame.height == 0:
-        report.notes.append("the file has a header but no rows: loaded as an empty table")
+        report.notes.append(Message("load.no_rows", "the file has a header but no rows: loaded as an empty table"))
         canon = empty_frame(table)
         if TABLES[table].keeps_extra_columns:
             canon = canon.with_columns(pl.lit(None, pl.String).alias(h) for h in extras)
@@ -399,8 +433,10 @@ def _load_raw(raw: dialects.RawTable, file: str, table: str | None, mapping: Map
         counts = set_aside.group_by("reason").len().sort("reason")
         report.set_aside = dict(counts.iter_rows())
         canon = canon.filter(~aside_mask)
-        summary = ", ".join(f"{n:,} {r}" for r, n in report.set_aside.items())
-        report.notes.append(f"{n_aside:,} row(s) set aside: {summary}")
+        summary = [Message("load.reason_count", f"{n:,} {r}", n=n, reason=Message(f"reason.{r}", r))
+                   for r, n in report.set_aside.items()]
+        report.notes.append(Message("load.set_aside", f"{n_aside:,} row(s) set aside: {', '.join(summary)}",
+                                    n=n_aside, summary=summary))
     else:
         set_aside = _empty_aside()
     del frame
@@ -411,7 +447,8 @@ def _load_raw(raw: dialects.RawTable, file: str, table: str | None, mapping: Map
         canon = canon.unique(subset=[key], keep="last", maintain_order=True)
         report.duplicates_dropped = before - canon.height
         if report.duplicates_dropped:
-            report.notes.append(f"{report.duplicates_dropped:,} duplicate {key} row(s) dropped (the last one wins)")
+            report.notes.append(Message("load.duplicates", f"{report.duplicates_dropped:,} duplicate {key} row(s) "
+                                        "dropped (the last one wins)", n=report.duplicates_dropped, key=key))
     report.rows_used = canon.height
     return LoadResult(canon, set_aside, report)
 
@@ -531,11 +568,13 @@ def _canonical(frame: pl.DataFrame, table: str, mapping: Mapping[str, str], extr
                 expr = dialects.decimal_expr(dialects.number_text(source), mark)
             report.decimal[header] = mark
             if mark == "," and decided:
-                report.notes.append(f"decimal comma in `{header}`")
+                report.notes.append(Message("load.decimal_comma", f"decimal comma in `{header}`", header=header))
             elif not decided and stats[f"{name}:ambiguous"]:
-                report.notes.append(
+                report.notes.append(Message(
+                    "load.decimal_ambiguous_comma" if mark == "," else "load.decimal_ambiguous_point",
                     f"the decimal mark in `{header}` cannot be told from its values (like 1.250): read with a "
-                    + ("decimal comma, as in `;`-delimited files" if mark == "," else "decimal point"))
+                    + ("decimal comma, as in `;`-delimited files" if mark == "," else "decimal point"),
+                    header=header))
         elif name in _NORMALISE:
             distinct = pl.Series(stats[f"{name}:distinct"], dtype=pl.String)
             expr = dialects.fold_expr(source, distinct, _NORMALISE[name])
@@ -558,11 +597,13 @@ def _canonical(frame: pl.DataFrame, table: str, mapping: Mapping[str, str], extr
         filled = int(df["survey_type"].null_count())
         df = df.with_columns(c("survey_type").fill_null("nps"))
         if filled and "survey_type" in mapping:
-            report.notes.append(f"{filled:,} empty survey type(s) read as nps")
+            report.notes.append(Message("load.survey_type_filled", f"{filled:,} empty survey type(s) read as nps",
+                                        n=filled))
         n_unknown = int(df["channel"].null_count())
         df = df.with_columns(c("channel").fill_null("unknown"))
         if n_unknown and "channel" in mapping:
-            report.notes.append(f"{n_unknown:,} response(s) without a channel: channel `unknown`")
+            report.notes.append(Message("load.no_channel", f"{n_unknown:,} response(s) without a channel: channel "
+                                        "`unknown`", n=n_unknown))
     if table == "orders":
         df = df.with_columns(c("status").fill_null("completed"))
 
@@ -574,7 +615,8 @@ def _canonical(frame: pl.DataFrame, table: str, mapping: Mapping[str, str], extr
         bad = int((df[f"{name}:present"] & df[name].is_null() & used).sum())
         if bad:
             report.emptied[name] = bad
-            report.notes.append(f"{name}: {bad:,} value(s) unparseable, left empty")
+            report.notes.append(Message("load.emptied", f"{name}: {bad:,} value(s) unparseable, left empty",
+                                        name=name, n=bad))
     columns = [*spec.dtypes, *(extras if spec.keeps_extra_columns else [])]
     if df.columns != columns:
         df = df.select(columns)
@@ -632,17 +674,21 @@ def _notes_on_values(used: pl.DataFrame, table: str, mapping: Mapping[str, str],
     if "channel" in mapping:
         n, text = _others("channel", [*CHANNELS, "unknown"])
         if n:
-            report.notes.append(f"{n:,} row(s) with channels outside the usual six kept as they are: {text}")
+            report.notes.append(Message("load.other_channels", f"{n:,} row(s) with channels outside the usual six "
+                                        f"kept as they are: {text}", n=n, values=text))
     if table == "interactions":
         n, text = _others("event_type", EVENT_TYPES)
         if n:
-            report.notes.append(f"{n:,} row(s) with other event types kept (they count as awareness): {text}")
+            report.notes.append(Message("load.other_events", f"{n:,} row(s) with other event types kept (they "
+                                        f"count as awareness): {text}", n=n, values=text))
     if table == "orders" and "status" in mapping:
         n, text = _others("status", [*ORDER_STATUSES, "completed"])
         if n:
-            report.notes.append(f"{n:,} unknown status values kept: {text}")
+            report.notes.append(Message("load.other_statuses", f"{n:,} unknown status values kept: {text}", n=n,
+                                        values=text))
     if table == "surveys":
         n, text = _others("survey_type", [*SCORE_RANGE, "nps"])
         if n:
-            report.notes.append(f"{n:,} response(s) of other survey types kept (left out of NPS/CSAT): {text}")
+            report.notes.append(Message("load.other_surveys", f"{n:,} response(s) of other survey types kept "
+                                        f"(left out of NPS/CSAT): {text}", n=n, values=text))
 

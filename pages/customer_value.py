@@ -37,7 +37,7 @@ with page_guard():
                       fmt_value(loc, premium, "ratio") + ("×" if premium is not None else ""),
                       help=loc.t("help.omnichannel_premium"), border=True)
     if "error" in clv:
-        st.info(loc.t("value.no_model", problem=clv["error"]))
+        st.info(loc.t("value.no_model", problem=loc.say(clv["error"])))
     values = ["avg_historical_clv"] + (["avg_predicted_clv"] if "error" not in clv else [])
     kinds = {"buyers": "count", "avg_historical_clv": "money", "avg_predicted_clv": "money"}
     tabs = st.tabs([loc.t("value.by_cohort"), loc.t("value.by_acquisition"), loc.t("value.by_n_channels")])
@@ -70,11 +70,17 @@ with page_guard():
                                            title=loc.t("value.rfm_revenue_title"),
                                            category_labels={s: loc.t(f"rfm.{s}") for s in rfm["segment"]}),
                        width="stretch")
-    table(rfm, {"segment": "text", "customers": "count", "avg_revenue": "money"}, "rfm_segments.csv")
+    # Segment names as the UI writes them; the download keeps the data's names.
+    st.dataframe(rfm.with_columns(pl.col("segment").replace_strict({s: loc.t(f"rfm.{s}") for s in rfm["segment"]},
+                                                                   default=pl.col("segment"), return_dtype=pl.String)),
+                 hide_index=True, placeholder=MISSING, column_order=["segment", "customers", "avg_revenue"],
+                 column_config=charts.table_columns(loc, {"segment": "text", "customers": "count",
+                                                          "avg_revenue": "money"}))
+    download_csv(rfm, "rfm_segments.csv")
 
     with st.expander(loc.t("value.model_expander")):
         if "error" in clv:
-            st.write(clv["error"])
+            st.write(loc.say(clv["error"]))
         else:
             bg, gg = clv.get("bgnbd", {}), clv.get("gamma_gamma", {})
             st.markdown(loc.t("value.model_text", months=clv.get("horizon_months"),

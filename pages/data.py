@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from omni_metrics.i18n import Message
 from omni_metrics.loading import LoadError, load_file, load_files, propose_mapping, read_headers
 from omni_metrics.schema import TABLE_NAMES, TABLES
 from omni_metrics.ui_state import PAGES, share_url, view_query
@@ -75,6 +76,16 @@ def _mapping_editor(name: str, data: bytes, table: str, current: dict[str, str])
             st.rerun()
 
 
+def _reason(code: str) -> str:
+    """Why rows were set aside (`missing_customer_id`…), in the UI language."""
+    return loc.say(Message(f"reason.{code}", code))
+
+
+def _formats(text: str) -> str:
+    """The date formats read (`YYYY-MM-DD, Unix epoch seconds`): the words translated, the patterns kept."""
+    return ", ".join(loc.say(Message(f"load.format.{part}", part)) for part in text.split(", "))
+
+
 def _report_table(report) -> pl.DataFrame:
     rows = [(loc.t("data.report.encoding"), report.encoding or "–"),
             (loc.t("data.report.delimiter"), repr(report.delimiter) if report.delimiter else "–"),
@@ -82,8 +93,8 @@ def _report_table(report) -> pl.DataFrame:
             (loc.t("data.report.rows_used"), loc.number(report.rows_used)),
             (loc.t("data.report.duplicates"), loc.number(report.duplicates_dropped))]
     rows += [(loc.t("data.report.decimal", column=c), m) for c, m in report.decimal.items()]
-    rows += [(loc.t("data.report.date_format", column=c), f) for c, f in report.date_format.items()]
-    rows += [(loc.t("data.report.set_aside", reason=r), loc.number(n)) for r, n in report.set_aside.items()]
+    rows += [(loc.t("data.report.date_format", column=c), _formats(f)) for c, f in report.date_format.items()]
+    rows += [(loc.t("data.report.set_aside", reason=_reason(r)), loc.number(n)) for r, n in report.set_aside.items()]
     return pl.DataFrame(rows, schema=["item", "value"], orient="row")
 
 
@@ -98,7 +109,7 @@ def _file_section(data: bytes, name: str) -> tuple[bytes, str, str, dict[str, st
     icon = ":material/check_circle:" if result else ":material/error:"
     with st.expander(title, icon=icon, expanded=result is None):
         if problem:
-            st.error(loc.t("data.upload.refused", file=name, problem=problem), icon=":material/block:")
+            st.error(loc.t("data.upload.refused", file=name, problem=loc.say(problem)), icon=":material/block:")
         options = list(TABLE_NAMES)
         st.session_state[f"pick_table.{name}"] = table or options[0]
         pick, edit = st.columns([3, 1], vertical_alignment="bottom")
@@ -118,7 +129,7 @@ def _file_section(data: bytes, name: str) -> tuple[bytes, str, str, dict[str, st
                                       "header": t(loc, "data.upload.header", "Header in the file")})
         right.dataframe(_report_table(report), hide_index=True, width="stretch",
                         column_config={"item": t(loc, "data.upload.item", "Load report"), "value": " "})
-        notes = list(report.notes)
+        notes = [loc.say(note) for note in report.notes]
         if report.unused_columns:
             notes.append(t(loc, "data.upload.unused", "not used: {columns}",
                            columns=", ".join(report.unused_columns)))
@@ -185,7 +196,7 @@ def _save(good, name: str, currency: str) -> None:
             )
         except LoadError as exc:
             status.update(label=loc.t("data.save.failed"), state="error")
-            st.error(str(exc))
+            st.error(loc.t("data.upload.refused", file=exc.file, problem=loc.say(exc.problem)))
             return
         status.update(label=loc.t("data.save.done"), state="complete")
     remember_dataset(dataset_id)
@@ -237,7 +248,7 @@ def links_section(dataset_id: str, settings, read_only: bool) -> None:
         cols = st.columns([3, 4, 1], vertical_alignment="center")
         state = (loc.t("data.links.revoked") if link.revoked_at else
                  loc.t("data.links.expired") if not link.active() else loc.t("data.links.active"))
-        until = f" · {t(loc, 'data.links.until', 'until')} {loc.datetime(link.expires_at)}" \
+        until = f" · {loc.t('data.links.until', date=loc.datetime(link.expires_at))}" \
             if link.expires_at and link.active() else ""
         cols[0].markdown(f"{loc.datetime(link.created_at)} · **{state}**{until}")
         cols[1].caption(", ".join(f"{k}={v}" for k, v in link.view.items()) or loc.t("data.links.default_view"))

@@ -52,7 +52,7 @@ with page_guard():
     st.caption(loc.t("journeys.attribution_caption", days=v.settings.lookback_days))
     attribution = v.report.data.get("attribution")
     if isinstance(attribution, dict) and "error" in attribution:
-        st.info(attribution["error"])
+        st.info(loc.say(attribution["error"]))
     else:
         frame = v.report.frames["attribution"]
         tab_value, tab_conversions = st.tabs([loc.t("journeys.tab_value"), loc.t("journeys.tab_conversions")])

@@ -7,7 +7,7 @@ import streamlit as st
 
 from omni_metrics import charts
 from omni_metrics.i18n import MISSING
-from pages._shared import download_csv, fmt_value, page_guard, view
+from pages._shared import download_csv, fmt_value, page_guard, store, view
 
 # (key in report.data["overall"], kind, column of the trend frame that gives the change, better when higher)
 TILES = [
@@ -49,7 +49,9 @@ with page_guard():
     overall = data.get("overall", {})
     trend = v.report.frames.get("trend", pl.DataFrame())
     st.title(loc.t("overview.title"))
-    st.caption(loc.t("overview.caption", dataset=v.dataset_name, as_of=loc.date(str(data.get("as_of"))[:10])))
+    # The built-in sample is named in the reader's language; an upload keeps the name its owner gave it.
+    name = loc.t("sidebar.sample_name") if v.dataset_id == store().sample_dataset_id() else v.dataset_name
+    st.caption(loc.t("overview.caption", dataset=name, as_of=loc.date(str(data.get("as_of"))[:10])))
     columns = st.columns(3)
     for i, (key, kind, trend_column) in enumerate(TILES):
         columns[i % 3].metric(
@@ -70,7 +72,7 @@ with page_guard():
                                  title=loc.t("overview.kpi_trend_title", metric=loc.t(f"metric.{picked}"))),
                     width="stretch")
     for message in (data.get("notes") or []):
-        st.info(message)
+        st.info(loc.say(message))
     st.dataframe(trend, hide_index=True, placeholder=MISSING,
                  column_config=charts.table_columns(loc, {"period": "text", **TREND_KINDS}),
                  column_order=["period", *TREND_KINDS])

@@ -44,10 +44,10 @@ with page_guard():
     st.subheader(loc.t("silence.churn_header"))
     churn = v.report.data.get("churn") or {}
     if "error" in churn:
-        st.info(churn["error"])
+        st.info(loc.say(churn["error"]))
         st.stop()
     if churn.get("notice"):
-        st.warning(churn["notice"])
+        st.warning(loc.say(churn["notice"]))
     columns = st.columns(4)
     columns[0].metric(loc.t("silence.roc_auc"), loc.number(churn.get("roc_auc"), 3),
                       delta=(loc.number(churn["roc_auc"] - churn["baseline_roc_auc"], 3)
@@ -79,6 +79,11 @@ with page_guard():
         pl.col("last_touch_event").replace_strict(
             {e: loc.t(f"event.{e}") for e in at_risk["last_touch_event"].drop_nulls().unique()},
             default=None, return_dtype=pl.String))
+    if "risk_reasons" in shown.columns and loc.lang != "en":  # the model writes its reasons in English
+        reasons = shown["risk_reasons"].drop_nulls().unique()
+        shown = shown.with_columns(pl.col("risk_reasons").replace_strict(
+            {r: ", ".join(loc.say(part) for part in r.split(", ")) for r in reasons}, default=None,
+            return_dtype=pl.String))
     st.dataframe(shown, hide_index=True, placeholder=MISSING, column_config=charts.table_columns(loc, kinds),
                  column_order=list(kinds))
     download_csv(at_risk, "at_risk_customers.csv", label=loc.t("silence.download_at_risk"))
