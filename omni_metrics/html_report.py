@@ -9,7 +9,7 @@ import plotly.io as pio
 import polars as pl
 
 from omni_metrics import charts
-from omni_metrics.i18n import Locale
+from omni_metrics.i18n import Locale, catalogue
 from omni_metrics.report import Report
 
 KPIS = [("customers", "count"), ("buyers", "count"), ("revenue", "money"), ("aov", "money"),
@@ -38,6 +38,32 @@ def _fmt(loc: Locale, value, kind: str) -> str:
             "score": lambda v: loc.number(v, 1), "ratio": lambda v: loc.number(v, 2)}[kind](value)
 
 
+def _filter(loc: Locale, name: str, raw: str) -> str:
+    """One filter or setting as the reader says it, then as the link writes it: `Kanallar: Web, Mağaza
+    (channels = web,store)`."""
+    labels = {"channels": "sidebar.channels", "period": "sidebar.period", "start": "html.start", "end": "html.end",
+              "as_of": "html.as_of", "position_weights": "setting.position_weights"}
+    key = labels.get(name, f"setting.{name}")
+    label = loc.t(key) if key in catalogue(loc.lang) else name.removeprefix("seg.")
+    if name == "channels":
+        value = ", ".join(charts.channel_label(loc, c) for c in raw.split(","))
+    elif name in ("start", "end", "as_of"):
+        value = loc.date(raw)
+    elif name == "period":
+        value = loc.t(f"period.{raw}")
+    else:
+        value = " / ".join(_number(loc, part) for part in raw.split(","))
+    return f"{label}: {value} ({name} = {raw})"
+
+
+def _number(loc: Locale, text: str) -> str:
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return loc.number(number, len(text.split(".")[1]) if "." in text else 0)
+
+
 def _table(frame: pl.DataFrame, loc: Locale, kinds: dict[str, str], limit: int = 25) -> str:
     head = "".join(f"<th>{html.escape(loc.t('metric.' + c) if loc.t('metric.' + c) != 'metric.' + c else c)}</th>"
                    for c in kinds)
@@ -46,10 +72,16 @@ def _table(frame: pl.DataFrame, loc: Locale, kinds: dict[str, str], limit: int =
         cells = []
         for kind, value in zip(kinds.values(), row, strict=True):
             text = (charts.channel_label(loc, value) if kind == "channel" else
+                    _path(loc, value) if kind == "path" else
                     str(value) if kind == "text" else _fmt(loc, value, kind))
             cells.append(f"<td>{html.escape(text if value is not None or kind != 'text' else '–')}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _path(loc: Locale, path: str | None) -> str:
+    """A journey `web > store` as the UI writes it: `Web → Mağaza`."""
+    return " → ".join(charts.channel_label(loc, c) for c in path.split(" > ")) if path else "–"
 
 
 def render_html(report: Report, loc: Locale, dataset_name: str = "") -> str:
@@ -100,13 +132,15 @@ def render_html(report: Report, loc: Locale, dataset_name: str = "") -> str:
         f'<div class="kpi"><div class="label">{html.escape(loc.t("metric." + key))}</div>'
         f'<div class="value">{html.escape(_fmt(loc, overall.get(key), kind))}</div></div>'
         for key, kind in KPIS)
-    filters = ", ".join(f"{k} = {v}" for k, v in sorted(settings.items())) or loc.t("html.no_filters")
+    filters = "; ".join(_filter(loc, k, v) for k, v in sorted(settings.items())) or loc.t("html.no_filters")
+    if dataset_name == catalogue("en")["sidebar.sample_name"]:  # the built-in sample, named in the reader's language
+        dataset_name = loc.t("sidebar.sample_name")
     clv = data.get("clv") or {}
     clv_line = (loc.t("html.clv_line", value=loc.money(clv.get("avg_predicted_clv")),
-                      months=clv.get("horizon_months")) if "error" not in clv else clv["error"])
+                      months=clv.get("horizon_months")) if "error" not in clv else loc.say(clv["error"]))
     churn_line = (loc.t("html.churn_line", auc=loc.number(churn.get("roc_auc"), 3),
                         baseline=loc.number(churn.get("baseline_roc_auc"), 3))
-                  if "error" not in churn else churn.get("error", ""))
+                  if "error" not in churn else loc.say(churn.get("error", "")))
     channel_kinds = {"channel": "channel", "sessions": "count", "session_conversion_rate": "rate",
                      "orders": "count", "revenue": "money", "aov": "money", "cac": "money", "roas": "ratio",
                      "nps": "score"}
@@ -121,7 +155,7 @@ def render_html(report: Report, loc: Locale, dataset_name: str = "") -> str:
 <h2>{html.escape(loc.t("html.channels_table"))}</h2>
 {_table(channels, loc, channel_kinds) if channels.height else ""}
 <h2>{html.escape(loc.t("html.journeys_table"))}</h2>
-{_table(frames.get("journeys", pl.DataFrame()), loc, {"path": "text", "customers": "count",
+{_table(frames.get("journeys", pl.DataFrame()), loc, {"path": "path", "customers": "count",
         "converted_share": "rate", "avg_revenue": "money"}, 15) if frames.get("journeys") is not None
         and frames["journeys"].height else ""}
 <p class="note">{html.escape(loc.t("html.footer"))}</p>

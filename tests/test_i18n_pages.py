@@ -13,8 +13,10 @@ Two halves (issue #8):
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -23,8 +25,11 @@ from google.protobuf.json_format import MessageToDict
 from streamlit.testing.v1 import AppTest
 
 from omni_metrics.charts import ATTRIBUTION_MODELS, CHANNEL_COLOURS
+from omni_metrics.html_report import render_html
 from omni_metrics.i18n import LANGUAGES, Locale, Message, catalogue
+from omni_metrics.report import Settings, build_report
 from omni_metrics.schema import EVENT_TYPES, STAGES, TABLE_NAMES
+from omni_metrics.store import Store
 from omni_metrics.ui_state import PAGES
 from pages._shared import NUMBER_SETTINGS
 
@@ -418,4 +423,43 @@ def test_turkish_pages_write_numbers_and_dates_the_turkish_way(turkish):
     english_number = re.compile(r"(?<![\d.,])[1-9]\d{0,2}(,\d{3})+(?![\d,])|\d\.\d+%|(?<![\d.])\d+(\.\d+)?%|\b\d{4}-\d{2}-\d{2}\b")
     found = [f"{page} · {where} · {text!r}" for page, texts in turkish.items() for where, text in texts
              if english_number.search(text) and not where.endswith(("hovertemplate", "format"))]
+    assert not found, "\n".join(found)
+
+
+class _Text(HTMLParser):
+    """The text a reader of an HTML page sees (scripts and styles left out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.texts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style")
+
+    def handle_data(self, data):
+        if not self._skip and data.strip():
+            self.texts.append(data.strip())
+
+
+def test_the_html_report_in_turkish_has_no_english_message(data_dir):
+    """The report to send (issue #8) in Turkish: its headings, tiles, notes, filters, tables and figures."""
+    store = Store(data_dir=data_dir)
+    tables = store.load_tables(store.sample_dataset_id())
+    settings = Settings(channels=("web", "store"), start=dt.date(2024, 3, 1), period="week", silence_factor=2.5)
+    loc = Locale("tr", "TRY")
+    report = build_report(tables, settings)
+    parser = _Text()
+    parser.feed(render_html(report, loc, catalogue("en")["sidebar.sample_name"]))
+    texts = [("html", t) for t in parser.texts]
+    for i, spec in enumerate(re.findall(r'Plotly\.newPlot\(\s*"[^"]+",\s*(\[.*?\]),\s*(\{.*?\}),\s*\{"displaylogo"',
+                                        render_html(report, loc), re.DOTALL)):
+        texts += _figure_strings({"data": json.loads(spec[0]), "layout": json.loads(spec[1])}, f"figure[{i}]")
+    assert any("Kanallar: Web, Mağaza" in t for _, t in texts), texts[:5]
+    assert any(t.startswith("Başlangıç: 01.03.2024") or "Başlangıç: 01.03.2024" in t for _, t in texts)
+    assert sum(w.startswith("figure") for w, _ in texts) > 20  # the figures were read
+    found = untranslated({"html report": texts}, "tr")
     assert not found, "\n".join(found)
