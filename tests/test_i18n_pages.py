@@ -463,3 +463,34 @@ def test_the_html_report_in_turkish_has_no_english_message(data_dir):
     assert sum(w.startswith("figure") for w, _ in texts) > 20  # the figures were read
     found = untranslated({"html report": texts}, "tr")
     assert not found, "\n".join(found)
+
+
+def _source_strings(paths) -> set[str]:
+    """Every string literal of some files, f-strings with `{}` for each placeholder."""
+    out = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (text := _key_template(node)) is not None:
+                out.add(text)
+    return out
+
+
+def test_the_report_sentences_the_ui_translates_are_the_ones_the_report_writes():
+    """`Locale.say` recognises the report's and the models' plain English sentences by the English catalogue's
+    `sentence.*` texts: each must be, word for word, a string the code writes (else it would stay English)."""
+    written = _source_strings([ROOT / "omni_metrics" / "report.py", *(ROOT / "omni_metrics" / "metrics").glob("*.py")])
+    stale = [f"{key}: {text!r}" for key, text in catalogue("en").items()
+             if key.startswith("sentence.") and PLACEHOLDER.sub("{}", text) not in written]
+    assert not stale, "\n".join(stale)
+
+
+def test_every_churn_reason_is_translated():
+    """The churn model's reasons (`no contact for 40 days`…) for every feature, singular and plural."""
+    from omni_metrics.metrics.churn import FEATURES, _in_words
+
+    loc = Locale("tr")
+    reasons = {_in_words(feature, value) for feature in FEATURES for value in (0.0, 1.0, 2.0, 1234.4)} - {""}
+    assert len(reasons) > 20
+    untranslated_reasons = [r for r in reasons if loc.say(r) == r]
+    assert not untranslated_reasons, untranslated_reasons
+    assert loc.say("spent 1,234 in total") == "toplam 1.234 harcadı"
