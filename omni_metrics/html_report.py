@@ -38,10 +38,10 @@ def _fmt(loc: Locale, value, kind: str) -> str:
             "score": lambda v: loc.number(v, 1), "ratio": lambda v: loc.number(v, 2)}[kind](value)
 
 
-def _filter(loc: Locale, name: str, raw: str) -> str:
-    """One filter or setting as the reader says it, then as the link writes it: `Kanallar: Web, Mağaza
-    (channels = web,store)`."""
-    labels = {"channels": "sidebar.channels", "period": "sidebar.period", "start": "html.start", "end": "html.end",
+def describe_setting(loc: Locale, name: str, raw: str, link_form: bool = True) -> str:
+    """One filter or setting of a view's query as the reader says it, then (link_form) as the link writes it:
+    `Kanallar: Web, Mağaza (channels = web,store)`."""
+    labels = {"page": "data.links.page", "channels": "sidebar.channels", "period": "sidebar.period", "start": "html.start", "end": "html.end",
               "as_of": "html.as_of", "position_weights": "setting.position_weights"}
     key = labels.get(name, f"setting.{name}")
     label = loc.t(key) if key in catalogue(loc.lang) else name.removeprefix("seg.")
@@ -51,9 +51,11 @@ def _filter(loc: Locale, name: str, raw: str) -> str:
         value = loc.date(raw)
     elif name == "period":
         value = loc.t(f"period.{raw}")
+    elif name == "page":
+        value = loc.t(f"nav.{raw}")
     else:
         value = " / ".join(_number(loc, part) for part in raw.split(","))
-    return f"{label}: {value} ({name} = {raw})"
+    return f"{label}: {value}" + (f" ({name} = {raw})" if link_form else "")
 
 
 def _number(loc: Locale, text: str) -> str:
@@ -132,7 +134,7 @@ def render_html(report: Report, loc: Locale, dataset_name: str = "") -> str:
         f'<div class="kpi"><div class="label">{html.escape(loc.t("metric." + key))}</div>'
         f'<div class="value">{html.escape(_fmt(loc, overall.get(key), kind))}</div></div>'
         for key, kind in KPIS)
-    filters = "; ".join(_filter(loc, k, v) for k, v in sorted(settings.items())) or loc.t("html.no_filters")
+    filters = "; ".join(describe_setting(loc, k, v) for k, v in sorted(settings.items())) or loc.t("html.no_filters")
     if dataset_name == catalogue("en")["sidebar.sample_name"]:  # the built-in sample, named in the reader's language
         dataset_name = loc.t("sidebar.sample_name")
     clv = data.get("clv") or {}

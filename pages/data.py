@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from omni_metrics.html_report import describe_setting
 from omni_metrics.i18n import Message
 from omni_metrics.loading import LoadError, load_file, load_files, propose_mapping, read_headers
 from omni_metrics.schema import TABLE_NAMES, TABLES
@@ -251,7 +252,8 @@ def links_section(dataset_id: str, settings, read_only: bool) -> None:
         until = f" · {loc.t('data.links.until', date=loc.datetime(link.expires_at))}" \
             if link.expires_at and link.active() else ""
         cols[0].markdown(f"{loc.datetime(link.created_at)} · **{state}**{until}")
-        cols[1].caption(", ".join(f"{k}={v}" for k, v in link.view.items()) or loc.t("data.links.default_view"))
+        cols[1].caption("; ".join(describe_setting(loc, k, v, link_form=False) for k, v in link.view.items())
+                        or loc.t("data.links.default_view"))
         if link.active() and cols[2].button(loc.t("data.links.revoke"), key=f"revoke.{link.id}",
                                             icon=":material/link_off:"):
             store().revoke_link(link.id, created_by=owner_key())

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from google.protobuf.json_format import MessageToDict
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from omni_metrics.charts import ATTRIBUTION_MODELS, CHANNEL_COLOURS
@@ -354,6 +355,14 @@ def data_dir(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OMNI_DATA_DIR", str(path))
         mp.delenv("OMNI_DATABASE_URL", raising=False)
+        # Keep AppTest in st.navigation mode, so a click on the Data page is not lost (see app_harness.app_env).
+        original = PagesManager.__init__
+
+        def init(self, *args, **kwargs):
+            original(self, *args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+        mp.setattr(PagesManager, "__init__", init)
         st.cache_resource.clear()  # the app's Store is process-wide: make it open this directory
         st.cache_data.clear()
         yield path
@@ -385,6 +394,15 @@ def render_all(lang: str) -> dict[str, list[tuple[str, str]]]:
     _upload(at)
     assert not at.exception
     shown["data (after an upload)"] = visible(at)
+    # Saved as a dataset (the list of datasets), then a share link to a page for 7 days (the list of links).
+    (save,) = [b for b in at.button if b.label == catalogue(lang)["data.save.button"]]
+    save.click().run()
+    at.selectbox(key="link_expiry").set_value("7")
+    at.selectbox(key="link_page").set_value("silence").run()
+    (create,) = [b for b in at.button if b.label == catalogue(lang)["data.links.create"]]
+    create.click().run()
+    assert not at.exception and at.code, [e.value for e in at.exception]
+    shown["data (saved, shared)"] = visible(at)
     return shown
 
 
@@ -406,7 +424,7 @@ def test_the_checker_finds_an_english_string_in_a_turkish_page(turkish):
 
 
 def test_no_page_shows_an_untranslated_string_in_turkish(turkish):
-    assert set(turkish) == {stem for stem, *_ in PAGES} | {"data (after an upload)"}
+    assert set(turkish) == {stem for stem, *_ in PAGES} | {"data (after an upload)", "data (saved, shared)"}
     assert all(len(texts) > 5 for texts in turkish.values()), {p: len(t) for p, t in turkish.items()}
     found = untranslated(turkish, "tr")
     assert not found, "\n".join(found)
