@@ -103,6 +103,7 @@ def _templates() -> dict[str, set[str]]:
         "setting.{}": {name for name, *_ in NUMBER_SETTINGS},
         "value.{}_title": {"cohort", "acquisition_channel", "n_channels"},
         "data.links.expiry.{}": set(_literal(ROOT / "pages" / "data.py", "EXPIRY_DAYS")),
+        "nav.{}": {stem for stem, *_ in PAGES},
         "reason.{}": _set_aside_reasons(),
         # build_report's progress steps, shown in the progress box
         "status.step.{}": set(re.findall(r'say\("([^"]+)"\)', (ROOT / "omni_metrics" / "report.py").read_text())),
