@@ -21,6 +21,8 @@ BABEL_LOCALES = {"en": "en_US", "tr": "tr_TR"}
 # Dates as a manager in each language writes them: ISO for English, day.month.year for Turkish.
 DATE_PATTERNS = {"en": "yyyy-MM-dd", "tr": "dd.MM.yyyy"}
 DATETIME_PATTERNS = {"en": "yyyy-MM-dd HH:mm", "tr": "dd.MM.yyyy HH:mm"}
+# The same in the notation of Streamlit's date widgets and table columns (moment.js).
+WIDGET_DATE_PATTERNS = {"en": "YYYY-MM-DD", "tr": "DD.MM.YYYY"}
 CURRENCIES = {"TRY": "₺", "USD": "$", "EUR": "€", "GBP": "£"}
 MISSING = "–"  # an undefined value (a division by zero) is shown as a dash, never as 0
 
@@ -158,6 +160,16 @@ class Locale:
         if self.currency in CURRENCIES:  # CLDR's en_US writes "TRY1,234"; a manager expects the sign
             pattern = pattern.replace("¤", f"'{CURRENCIES[self.currency]}'")
         return format_currency(_half_up(value, decimals), self.currency, format=pattern, locale=self.babel, currency_digits=False)
+
+    @property
+    def date_format(self) -> str:
+        """How this language writes a date, for st.date_input and date columns: `YYYY-MM-DD`, `DD.MM.YYYY`."""
+        return WIDGET_DATE_PATTERNS[self.lang]
+
+    @property
+    def datetime_format(self) -> str:
+        """The same for a date and time column: `YYYY-MM-DD HH:mm`, `DD.MM.YYYY HH:mm`."""
+        return WIDGET_DATE_PATTERNS[self.lang] + " HH:mm"
 
     def date(self, value: date | datetime | None) -> str:
         if value is None:

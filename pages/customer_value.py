@@ -89,7 +89,10 @@ with page_guard():
                 "model": ["BG/NBD"] * len(bg) + ["Gamma-Gamma"] * len(gg),
                 "parameter": [*bg, *gg], "value": [float(x) for x in [*bg.values(), *gg.values()]],
             })
-            st.dataframe(params, hide_index=True, placeholder=MISSING, column_config={
-                "model": loc.t("value.model"), "parameter": loc.t("value.parameter"),
-                "value": st.column_config.NumberColumn(loc.t("value.value"), format="%.4f")})
+            # Written by the locale (`0,1234` in Turkish: a printf format would always write `0.1234`).
+            st.dataframe(params.with_columns(pl.col("value").map_elements(lambda x: loc.number(x, 4),
+                                                                          return_dtype=pl.String)),
+                         hide_index=True, placeholder=MISSING, column_config={
+                             "model": loc.t("value.model"), "parameter": loc.t("value.parameter"),
+                             "value": st.column_config.TextColumn(loc.t("value.value"))})
             download_csv(params, "clv_parameters.csv")

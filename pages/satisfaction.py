@@ -68,7 +68,7 @@ with page_guard():
         st.dataframe(charts.with_channel_labels(comments, loc), hide_index=True, placeholder=MISSING,
                      column_config={
                          "timestamp": st.column_config.DatetimeColumn(loc.t("metric.timestamp"),
-                                                                      format="YYYY-MM-DD HH:mm"),
+                                                                      format=loc.datetime_format),
                          "channel": loc.t("metric.channel"), "score": loc.t("metric.score"),
                          "comment": st.column_config.TextColumn(loc.t("metric.comment"), width="large"),
                          "customer_id": loc.t("metric.customer_id")})

@@ -274,6 +274,8 @@ def visible(at: AppTest) -> list[tuple[str, str]]:
             if kind in ("dataframe", "arrow_data_frame"):
                 config = json.loads(proto.columns or "{}")
                 labels = {c: (cfg.get("label") or c) for c, cfg in config.items()}
+                out.extend((f"{where}[{labels[c]}].format", cfg["type_config"]["format"]) for c, cfg in config.items()
+                           if (cfg.get("type_config") or {}).get("format"))
                 frame = node.value
                 out.extend((f"{where}.column", labels.get(str(c), str(c))) for c in frame.columns
                            if str(c) != "" and not str(c).startswith("_"))
@@ -443,6 +445,10 @@ def test_turkish_pages_write_numbers_and_dates_the_turkish_way(turkish):
     found = [f"{page} · {where} · {text!r}" for page, texts in turkish.items() for where, text in texts
              if english_number.search(text) and not where.endswith(("hovertemplate", "format"))]
     assert not found, "\n".join(found)
+    # Date columns the browser draws: in the Turkish day-first pattern too.
+    iso = [f"{page} · {where} · {text!r}" for page, texts in turkish.items() for where, text in texts
+           if where.endswith(".format") and "YYYY-MM-DD" in text]
+    assert not iso, "\n".join(iso)
 
 
 class _Text(HTMLParser):
