@@ -41,3 +41,15 @@ def test_undefined_values_are_a_dash_not_zero():
     assert Locale("tr", "EUR").money(1234.5) == "€1.234,50"
     assert Locale("en").signed_percent(-0.031) == "-3.1%"
     assert Locale("tr").signed_percent(0.2) == "+%20,0"
+
+
+# Messages a Turkish reader writes exactly as in English: names, abbreviations, a format with no words.
+SAME_IN_TURKISH = {"app.title", "channel.web", "common.missing", "load.table_columns", "metric.csat", "metric.nps",
+                   "metric.roas", "metric.segment", "silence.roc_auc", "value.model"}
+
+
+def test_no_message_is_left_in_english_in_the_turkish_catalogue():
+    """A message copied into tr.json untranslated is invisible on a page (the page checker compares the two
+    languages): every message the same in both must be one of the few that are meant to be."""
+    same = {key for key, text in catalogue("en").items() if catalogue("tr")[key] == text}
+    assert same == SAME_IN_TURKISH, (sorted(same - SAME_IN_TURKISH), sorted(SAME_IN_TURKISH - same))
