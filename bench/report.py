@@ -1,6 +1,9 @@
 """Benchmark: the whole report from Parquet at 100k and 1M customers, stage by stage, against plain DuckDB SQL.
 
-Usage: .venv/bin/python bench/report.py [customers ...]   (default: 100000 1000000)
+Usage: .venv/bin/python bench/report.py [--data DIR] [customers ...]   (default: 100000 1000000)
+
+`--data DIR` reuses canonical Parquet tables at DIR/c<customers>/ (the same seed-7 generator output) instead of
+generating them; a size without such a directory is generated as usual.
 
 Per size, each step runs in a fresh process so its peak RSS is its own:
 1. `sample.generate(customers, seed=7)` written to canonical Parquet tables (timed in bench/sample.py);
@@ -202,11 +205,17 @@ def _child(function: str, *args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def pq_rows(path: Path) -> int:
+    import polars as pl
+
+    return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+
+
 def _stages(result: dict) -> list[str]:
     return [f"    {name:<44} {seconds:7.2f} s   peak {peak:7,.0f} MiB" for name, seconds, peak in result["stages"]]
 
 
-def main(sizes: list[int]) -> None:
+def main(sizes: list[int], data: Path | None = None) -> None:
     lines: list[str] = []
 
     def say(text: str) -> None:
@@ -217,8 +226,14 @@ def main(sizes: list[int]) -> None:
         f"{os.environ.get('POLARS_MAX_THREADS', 'unset')}")
     totals = {}
     for n in sizes:
-        with tempfile.TemporaryDirectory(prefix=f"omni-report-{n}-") as out:
-            rows = _child("_generate", str(n), out)
+        with tempfile.TemporaryDirectory(prefix=f"omni-report-{n}-") as tmp:
+            reuse = data / f"c{n}" if data is not None else None
+            if reuse is not None and all((reuse / f"{t}.parquet").exists() for t in TABLES):
+                out = str(reuse)
+                rows = {t: pq_rows(reuse / f"{t}.parquet") for t in TABLES}
+            else:
+                out = tmp
+                rows = _child("_generate", str(n), out)
             size = sum((Path(out) / f"{t}.parquet").stat().st_size for t in TABLES) / 2**20
             say(f"\n{n:,} customers: rows {rows} ({size:,.0f} MiB of Parquet)")
             duck = _child("_heavy_duckdb", out)
@@ -258,4 +273,10 @@ if __name__ == "__main__":
         sys.path.insert(0, str(ROOT))
         globals()[sys.argv[2]](*sys.argv[3:])
     else:
-        main([int(a) for a in sys.argv[1:]] or [100_000, 1_000_000])
+        args = sys.argv[1:]
+        data_dir = None
+        if "--data" in args:
+            i = args.index("--data")
+            data_dir = Path(args[i + 1])
+            del args[i:i + 2]
+        main([int(a) for a in args] or [100_000, 1_000_000], data_dir)

@@ -125,6 +125,48 @@ def touches(interactions: Any | None, orders: Any | None = None, *, add_orders: 
     return out.cache() if is_spark(out) else out
 
 
+TIE_KEYS = ("timestamp", "stage_rank", "channel", "event_type", "_oid", "_sid", "source", "row_nr")
+
+
+def _codes(column: pl.Series) -> pl.Series:
+    """Dense UInt32 codes of a column's values (equal values, equal codes; null a code of its own)."""
+    if column.dtype == pl.String:
+        return column.cast(pl.Categorical).to_physical().cast(pl.UInt32)
+    return column.rank("dense").cast(pl.UInt32)
+
+
+def pl_touch_seq(frame: pl.DataFrame) -> pl.Series:
+    """touch_seq (Int64, 0-based per customer) of polars touches in METRICS.md's tie order, the rows left in
+    place: a sort of one UInt64 key (customer code, rank of the timestamp), then only the rows that share a
+    customer and a timestamp with another row are sorted by the rest of the tie keys (they are rare)."""
+    n = frame.height
+    if n == 0:
+        return pl.Series("touch_seq", [], pl.Int64)
+    cust = _codes(frame["customer_id"]).cast(pl.UInt64)
+    moment = (frame["timestamp"].rank("dense") - 1).cast(pl.UInt64)
+    bits = max(1, int(moment.max() or 0).bit_length())
+    if int(cust.max() or 0).bit_length() + bits > 63:  # cannot pack: sort by the two columns
+        order = pl.DataFrame({"c": cust, "m": moment}).select(pl.arg_sort_by("c", "m"))["c"]
+    else:
+        order = (cust * (1 << bits) + moment).arg_sort()
+    keyed = pl.DataFrame({"c": cust.gather(order), "m": moment.gather(order), "i": order})
+    same = ((pl.col("c") == pl.col("c").shift(1)) & (pl.col("m") == pl.col("m").shift(1))).fill_null(False)
+    keyed = keyed.with_columns(pl.int_range(n, dtype=pl.Int64).alias("pos"),
+                               (same | same.shift(-1).fill_null(False)).alias("tied"))
+    tied = keyed.filter("tied")
+    if tied.height:
+        rows = frame[tied["i"]].with_columns(pl.col("order_id").fill_null("").alias("_oid"),
+                                              pl.col("session_id").fill_null("").alias("_sid"),
+                                              tied["c"], tied["m"], tied["i"])
+        # the tied rows keep their places (grouped by customer and moment, in key order) but are dealt out
+        # among them in the full tie order
+        order = order.scatter(tied["pos"], rows.sort("c", "m", *TIE_KEYS[1:])["i"])
+    starts = pl.DataFrame({"c": cust.gather(order)}).select(
+        (pl.int_range(n, dtype=pl.Int64) - pl.when(pl.col("c") != pl.col("c").shift(1).fill_null(-1))
+         .then(pl.int_range(n, dtype=pl.Int64)).forward_fill()).alias("s"))["s"]
+    return pl.Series("touch_seq", pl.zeros(n, pl.Int64, eager=True).scatter(order, starts), pl.Int64)
+
+
 # --- sessions (§1) --------------------------------------------------------------------------------------------
 
 def sessions(t: Any, gap_minutes: int, period: str = "month") -> nw.LazyFrame:
@@ -149,9 +191,61 @@ def sessions(t: Any, gap_minutes: int, period: str = "month") -> nw.LazyFrame:
     return both.with_columns(p=period_index(nw.col("start"), period))
 
 
+def customer_codes(frame: pl.DataFrame) -> pl.Series:
+    """UInt32 codes of a polars frame's customer ids (equal ids, equal codes — within this frame only)."""
+    return _codes(frame["customer_id"]).alias("customer_code")
+
+
+def _pack(columns: list[pl.Series]) -> pl.Series | None:
+    """One UInt64 whose order is the lexicographic order of these non-negative integer columns, or None when
+    their bits do not fit in 63."""
+    bits = [max(1, int(c.max() or 0).bit_length()) for c in columns]
+    if sum(bits) > 63:
+        return None
+    key = columns[0].cast(pl.UInt64)
+    for column, b in zip(columns[1:], bits[1:], strict=True):
+        key = key * (1 << b) + column.cast(pl.UInt64)
+    return key.alias("key")
+
+
+def _pl_sessions(t: pl.DataFrame, gap_minutes: int) -> pl.DataFrame:
+    """sessions() for polars touches, on integer keys: channel, converts, start — one row per session."""
+    buy = (pl.col("event_type") == "purchase").fill_null(False)
+    base = t.select(customer_codes(t), "channel", "session_id", "timestamp", "touch_seq", buy.alias("buy"))
+    named = (base.lazy().filter(pl.col("session_id").is_not_null())
+             .group_by("customer_code", "session_id")
+             .agg(pl.col("channel").get(pl.col("touch_seq").arg_min()), pl.col("buy").any().alias("converts"),
+                  pl.col("timestamp").min().alias("start"))
+             .select("channel", "converts", "start").collect())
+    d = base.filter(pl.col("session_id").is_null()).drop("session_id")
+    if d.height:
+        channel = _codes(d["channel"])
+        key = _pack([d["customer_code"], channel, d["touch_seq"]])
+        if key is None:
+            d = d.with_columns(channel.alias("_ch")).sort("customer_code", "_ch", "touch_seq")
+            group = pl.struct("customer_code", "_ch")
+        else:
+            d = d.with_columns(key).sort("key")
+            group = pl.col("key") // (1 << max(1, int(d["touch_seq"].max() or 0).bit_length()))
+        prev_ts = pl.col("timestamp").shift(1)
+        new = (group != group.shift(1)).fill_null(True) | ((pl.col("timestamp") - prev_ts)
+                                                          > timedelta(minutes=gap_minutes)).fill_null(True)
+        derived = (d.lazy().with_columns(new.cum_sum().alias("_nr"))
+                   .group_by("_nr").agg(pl.col("channel").first(), pl.col("buy").any().alias("converts"),
+                                        pl.col("timestamp").first().alias("start"))
+                   .select("channel", "converts", "start").collect())
+        named = pl.concat([named, derived])
+    return named
+
+
 def session_counts(t: Any, gap_minutes: int, period: str = "month") -> pl.DataFrame:
     """Sessions and converting sessions per (channel, p): the one pass over the sessions that both the
     per-channel table and the per-period trend sum up."""
+    if isinstance(t, pl.DataFrame):
+        return _pl_sessions(t, gap_minutes).group_by(
+            "channel", pl_period_index(pl.col("start"), period).alias("p")).agg(
+            pl.len().cast(pl.Int64).alias("sessions"), pl.col("converts").cast(pl.Int64).sum()
+            .alias("converting_sessions"))
     return collect(sessions(t, gap_minutes, period).group_by("channel", "p").agg(
         nw.len().cast(nw.Int64).alias("sessions"),
         nw.col("converts").cast(nw.Int64).sum().alias("converting_sessions")))
@@ -163,6 +257,12 @@ def channel_conversion(t: Any, gap_minutes: int, counts: pl.DataFrame | None = N
     if counts is None:
         counts = session_counts(t, gap_minutes)
     s = counts.group_by("channel").agg(pl.col("sessions").sum(), pl.col("converting_sessions").sum())
+    if isinstance(t, pl.DataFrame):
+        buy = (pl.col("event_type") == "purchase").fill_null(False)
+        out = t.select("channel", customer_codes(t), buy.alias("buy")).group_by("channel").agg(
+            pl.col("customer_code").n_unique().cast(pl.Int64).alias("visitors"),
+            pl.col("customer_code").filter("buy").n_unique().cast(pl.Int64).alias("buyers"))
+        return out.join(s, on="channel", how="full", coalesce=True)
     lt = lazy(t)
     people = lt.group_by("channel").agg(nw.col("customer_id").n_unique().cast(nw.Int64).alias("visitors"))
     buyers = lt.filter(_is_purchase()).group_by("channel").agg(
@@ -229,15 +329,10 @@ class CustomerRollups:
     activity: pl.DataFrame  # customer_id, p, revenue: completed orders per customer and period (cohort grid)
 
 
-def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: str) -> CustomerRollups:
-    """Lifetime per-customer facts up to as_of (§2, §4, §6, §8) and per-customer-period order activity (§3).
-
-    facts: customer_id, first_order, acquisition_channel, orders, revenue, last_order, frequency, recency, T,
-    monetary_value, n_channels, last_touch_channel, last_touch_event, days_silent, active_days, own_gap, steps,
-    converted (has a purchase touch).
-    """
+def _touch_facts(t_all: Any, orders_all: Any | None, as_of_day: int) -> pl.DataFrame:
+    """The touch side of customer_facts on narwhals: customer_id, n_channels, days_silent, active_days,
+    own_gap, last_touch_channel, last_touch_event, steps, converted."""
     lt = lazy(t_all)
-    as_of_day = (as_of.date() - date(1970, 1, 1)).days
     ids = [lt.select("customer_id", "channel", nw.col("timestamp"))]
     if orders_all is not None:
         lo = lazy(orders_all)
@@ -265,6 +360,91 @@ def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: 
     facts = per.join(silence, on="customer_id", how="left").join(last, on="customer_id", how="left") \
         .join(steps, on="customer_id", how="left").join(bought, on="customer_id", how="left") \
         .with_columns(pl.col("converted").fill_null(False))
+    return facts
+
+
+def _coded(column: pl.Series) -> tuple[pl.Series, pl.DataFrame]:
+    """(UInt32 codes of a string column, the lookup frame code → value), through a categorical."""
+    cat = column.cast(pl.Categorical)
+    values = cat.unique().drop_nulls()
+    return cat.to_physical().cast(pl.UInt32), pl.DataFrame({"code": values.to_physical().cast(pl.UInt32),
+                                                             "value": values.cast(pl.String)})
+
+
+def _pl_touch_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int) -> pl.DataFrame:
+    """_touch_facts for polars frames, the same columns and values: customer ids, channels and events become
+    integer codes, and several integer keys are packed into one sortable UInt64 instead of hashing strings."""
+    parts = [t.select("customer_id", "channel", pl.col("timestamp").dt.date().cast(pl.Int64).alias("day"))]
+    if orders is not None:
+        parts.append(orders.select("customer_id", "channel",
+                                   pl.col("timestamp").dt.date().cast(pl.Int64).alias("day")))
+    union = pl.concat(parts) if len(parts) > 1 else parts[0]
+    if union.is_empty():
+        return _touch_facts(t, orders, as_of_day)
+    # codes over the union of touches and orders, so a customer or a channel has one code in both
+    code, ids = _coded(union["customer_id"])
+    channel, channels = _coded(union["channel"])
+    day = union["day"]
+    ids = ids.rename({"code": "customer_code", "value": "customer_id"})
+    # n_channels: distinct (customer, channel) pairs (a missing channel counts as one, as n_unique does)
+    ch = channel.fill_null(int(channel.max() or 0) + 1)
+    per = _distinct_pairs(code, ch).group_by("a").agg(pl.len().cast(pl.Int64).alias("n_channels"))
+    # silence over the distinct active days, in (customer, day) order
+    first_day = int(day.min())
+    active = _distinct_pairs(code, day - first_day).sort("a", "b")
+    same = pl.col("a") == pl.col("a").shift(1)
+    silence = active.with_columns(pl.when(same).then(pl.col("b") - pl.col("b").shift(1))
+                                  .cast(pl.Float64).alias("_gap")).group_by("a").agg(
+        (as_of_day - first_day - pl.col("b").max()).cast(pl.Int64).alias("days_silent"),
+        pl.len().cast(pl.Int64).alias("active_days"), pl.col("_gap").median().alias("own_gap"))
+    # the touches in (customer, touch_seq) order: the last touch, the journey, whether they bought
+    m = t.height
+    event, events = _coded(t["event_type"])
+    narrow = pl.DataFrame({"c": code.head(m), "s": t["touch_seq"], "ch": channel.head(m), "ev": event,
+                           "buy": (t["event_type"] == "purchase").fill_null(False)})
+    key = _pack([narrow["c"], narrow["s"] - int(narrow["s"].min() or 0)]) if m else None
+    narrow = narrow.sort("c", "s") if key is None else narrow.with_columns(key).sort("key")
+    c, chan = pl.col("c"), pl.col("ch")
+    last = narrow.filter((c != c.shift(-1)).fill_null(True)).select("c", "ch", "ev")
+    last = last.join(channels.rename({"code": "ch", "value": "last_touch_channel"}), on="ch", how="left") \
+        .join(events.rename({"code": "ev", "value": "last_touch_event"}), on="ev", how="left") \
+        .select("c", "last_touch_channel", "last_touch_event")
+    moves = narrow.filter((c != c.shift(1)).fill_null(True) | (chan != chan.shift(1)).fill_null(chan.is_not_null()))
+    lookup = dict(zip(channels["code"].to_list(), channels["value"].to_list(), strict=True))
+    steps = moves.select("c", chan.replace_strict(lookup, default=None, return_dtype=pl.String).alias("steps")) \
+        .group_by("c", maintain_order=True).agg("steps")
+    bought = narrow.filter("buy").select("c").unique().with_columns(pl.lit(True).alias("converted"))
+    facts = per.rename({"a": "c"}).join(silence.rename({"a": "c"}), on="c", how="left") \
+        .join(last, on="c", how="left").join(steps, on="c", how="left").join(bought, on="c", how="left") \
+        .with_columns(pl.col("converted").fill_null(False)) \
+        .join(ids.rename({"customer_code": "c"}), on="c", how="left")
+    return facts.select("customer_id", "n_channels", "days_silent", "active_days", "own_gap", "last_touch_channel",
+                        "last_touch_event", "steps", "converted")
+
+
+def _distinct_pairs(a: pl.Series, b: pl.Series) -> pl.DataFrame:
+    """The distinct (a, b) pairs of two non-negative integer columns (as columns a, b), packed into one UInt64
+    when they fit."""
+    key = _pack([a, b])
+    if key is None:
+        return pl.DataFrame({"a": a, "b": b}).unique()
+    bits = max(1, int(b.max() or 0).bit_length())
+    packed = key.unique()
+    return pl.DataFrame({"a": (packed // (1 << bits)).cast(a.dtype), "b": (packed % (1 << bits)).cast(b.dtype)})
+
+
+def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: str) -> CustomerRollups:
+    """Lifetime per-customer facts up to as_of (§2, §4, §6, §8) and per-customer-period order activity (§3).
+
+    facts: customer_id, first_order, acquisition_channel, orders, revenue, last_order, frequency, recency, T,
+    monetary_value, n_channels, last_touch_channel, last_touch_event, days_silent, active_days, own_gap, steps,
+    converted (has a purchase touch).
+    """
+    as_of_day = (as_of.date() - date(1970, 1, 1)).days
+    if isinstance(t_all, pl.DataFrame):
+        facts = _pl_touch_facts(t_all, orders_all, as_of_day)
+    else:
+        facts = _touch_facts(t_all, orders_all, as_of_day)
     activity = pl.DataFrame(schema={"customer_id": pl.String, "p": pl.Int64, "revenue": pl.Float64})
     if orders_all is not None:
         lo = lazy(orders_all)
