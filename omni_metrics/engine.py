@@ -137,34 +137,38 @@ def _codes(column: pl.Series) -> pl.Series:
 
 def pl_touch_seq(frame: pl.DataFrame) -> pl.Series:
     """touch_seq (Int64, 0-based per customer) of polars touches in METRICS.md's tie order, the rows left in
-    place: a sort of one UInt64 key (customer code, rank of the timestamp), then only the rows that share a
-    customer and a timestamp with another row are sorted by the rest of the tie keys (they are rare)."""
+    place: each customer's rows numbered in time order (a sort of the timestamps alone — none when the rows
+    already come in time order, as exports usually do), then only the rows that share a customer and a
+    timestamp with another row are re-dealt by the rest of the tie keys (they are rare)."""
     n = frame.height
     if n == 0:
         return pl.Series("touch_seq", [], pl.Int64)
-    cust = _codes(frame["customer_id"]).cast(pl.UInt64)
-    moment = (frame["timestamp"].rank("dense") - 1).cast(pl.UInt64)
-    bits = max(1, int(moment.max() or 0).bit_length())
-    if int(cust.max() or 0).bit_length() + bits > 63:  # cannot pack: sort by the two columns
-        order = pl.DataFrame({"c": cust, "m": moment}).select(pl.arg_sort_by("c", "m"))["c"]
-    else:
-        order = (cust * (1 << bits) + moment).arg_sort()
-    keyed = pl.DataFrame({"c": cust.gather(order), "m": moment.gather(order), "i": order})
-    same = ((pl.col("c") == pl.col("c").shift(1)) & (pl.col("m") == pl.col("m").shift(1))).fill_null(False)
-    keyed = keyed.with_columns(pl.int_range(n, dtype=pl.Int64).alias("pos"),
-                               (same | same.shift(-1).fill_null(False)).alias("tied"))
-    tied = keyed.filter("tied")
+    ts = frame["timestamp"]
+    cust = customer_codes(frame)
+    perm = None if ts.is_sorted() else ts.arg_sort()
+    keyed = pl.DataFrame({"c": cust, "t": ts}) if perm is None else \
+        pl.DataFrame({"c": cust.gather(perm), "t": ts.gather(perm)})
+    keyed = keyed.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("c").alias("seq"),
+                               pl.int_range(n, dtype=pl.UInt32).alias("pos"))
+    seq = keyed["seq"]
+    # rows in time order: a same-customer tie lies within a run of equal timestamps, and those runs are few
+    same = (pl.col("t") == pl.col("t").shift(1)).fill_null(False)
+    runs = keyed.filter(same | same.shift(-1).fill_null(False))
+    tied = runs.filter(pl.struct("c", "t").is_duplicated())
     if tied.height:
-        rows = frame[tied["i"]].with_columns(pl.col("order_id").fill_null("").alias("_oid"),
-                                              pl.col("session_id").fill_null("").alias("_sid"),
-                                              tied["c"], tied["m"], tied["i"])
-        # the tied rows keep their places (grouped by customer and moment, in key order) but are dealt out
-        # among them in the full tie order
-        order = order.scatter(tied["pos"], rows.sort("c", "m", *TIE_KEYS[1:])["i"])
-    starts = pl.DataFrame({"c": cust.gather(order)}).select(
-        (pl.int_range(n, dtype=pl.Int64) - pl.when(pl.col("c") != pl.col("c").shift(1).fill_null(-1))
-         .then(pl.int_range(n, dtype=pl.Int64)).forward_fill()).alias("s"))["s"]
-    return pl.Series("touch_seq", pl.zeros(n, pl.Int64, eager=True).scatter(order, starts), pl.Int64)
+        rows = tied["pos"] if perm is None else perm.gather(tied["pos"])
+        # a tied group's rows hold consecutive numbers of their customer: deal them out in full tie order
+        resolved = frame[rows].with_columns(
+            pl.col("order_id").fill_null("").alias("_oid"), pl.col("session_id").fill_null("").alias("_sid"),
+            tied["c"], tied["pos"], pl.col("timestamp").alias("t"))
+        low = tied.group_by("c", "t").agg(pl.col("seq").min().alias("_low"))
+        resolved = resolved.join(low, on=["c", "t"], how="left").sort("c", *TIE_KEYS)
+        resolved = resolved.with_columns((pl.col("_low") + pl.int_range(pl.len(), dtype=pl.Int64).over("c", "t"))
+                                         .alias("_seq"))
+        seq = seq.scatter(resolved["pos"], resolved["_seq"])
+    if perm is None:
+        return seq.alias("touch_seq")
+    return pl.zeros(n, pl.Int64, eager=True).scatter(perm, seq).alias("touch_seq")
 
 
 # --- sessions (§1) --------------------------------------------------------------------------------------------
@@ -192,7 +196,10 @@ def sessions(t: Any, gap_minutes: int, period: str = "month") -> nw.LazyFrame:
 
 
 def customer_codes(frame: pl.DataFrame) -> pl.Series:
-    """UInt32 codes of a polars frame's customer ids (equal ids, equal codes — within this frame only)."""
+    """UInt32 codes of a polars frame's customer ids (equal ids, equal codes — within this frame only): its
+    `customer_code` column when it has one (the polars touches do)."""
+    if "customer_code" in frame.columns:
+        return frame["customer_code"]
     return _codes(frame["customer_id"]).alias("customer_code")
 
 
@@ -283,6 +290,14 @@ def session_periods(t: Any, gap_minutes: int, period: str, counts: pl.DataFrame 
 
 def window_counts(t: Any, orders: Any | None) -> dict[str, int]:
     """customers (touches or orders), visitors and buyers of the window."""
+    if isinstance(t, pl.DataFrame) and (orders is None or isinstance(orders, pl.DataFrame)):
+        code = customer_codes(t)
+        buy = (t["event_type"] == "purchase").fill_null(False)
+        ids = [t["customer_id"].filter(code.is_first_distinct())]  # each touch customer's id once
+        if orders is not None:
+            ids.append(orders["customer_id"])
+        return {"customers": int(pl.concat(ids).n_unique()),
+                "visitors": int(code.n_unique()), "buyers": int(code.filter(buy).n_unique())}
     lt = lazy(t)
     ids = [lt.select("customer_id")] + ([lazy(orders).select("customer_id")] if orders is not None else [])
     union = nw.concat(ids, how="vertical") if len(ids) > 1 else ids[0]
@@ -293,6 +308,15 @@ def window_counts(t: Any, orders: Any | None) -> dict[str, int]:
 
 
 def touch_periods(t: Any, period: str) -> pl.DataFrame:
+    """Customers with a touch per period (p, customers)."""
+    if isinstance(t, pl.DataFrame):
+        if t.is_empty():
+            return pl.DataFrame(schema={"p": pl.Int64, "customers": pl.Int64})
+        p = t.select(pl_period_index(pl.col("timestamp"), period))["timestamp"]
+        low = int(p.min())
+        pairs = _distinct_pairs(p - low, customer_codes(t))
+        return pairs.group_by("a").agg(pl.len().cast(pl.Int64).alias("customers")).select(
+            (pl.col("a").cast(pl.Int64) + low).alias("p"), "customers")
     return collect(lazy(t).group_by(period_index(nw.col("timestamp"), period).alias("p")).agg(
         nw.col("customer_id").n_unique().cast(nw.Int64).alias("customers")))
 
@@ -310,6 +334,16 @@ def order_channels(orders: Any) -> pl.DataFrame:
 
 def funnel_best(t: Any) -> pl.DataFrame:
     """Customers per best stage reached, per channel and overall (channel null): channel, stage_rank, customers."""
+    if isinstance(t, pl.DataFrame):
+        narrow = t.select(customer_codes(t), "channel", "stage_rank")
+        best = narrow.group_by("customer_code", "channel").agg(pl.col("stage_rank").max())
+        a = best.group_by("channel", "stage_rank").agg(pl.len().cast(pl.Int64).alias("customers"))
+        # a customer's best stage overall is the best of their per-channel bests
+        b = best.group_by("customer_code").agg(pl.col("stage_rank").max()).group_by("stage_rank").agg(
+            pl.len().cast(pl.Int64).alias("customers"))
+        return pl.concat([a.with_columns(pl.col("stage_rank").cast(pl.Int8)),
+                          b.select(pl.lit(None, pl.String).alias("channel"), pl.col("stage_rank").cast(pl.Int8),
+                                   "customers")])
     lt = lazy(t)
     per_channel = lt.group_by("customer_id", "channel").agg(nw.col("stage_rank").max()) \
         .group_by("channel", "stage_rank").agg(nw.len().cast(nw.Int64).alias("customers"))

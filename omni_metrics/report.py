@@ -265,7 +265,8 @@ def prepare(tables: Mapping[str, pl.DataFrame], settings: Settings) -> Prepared:
 
 TOUCH_SCHEMA = {"customer_id": pl.String, "timestamp": pl.Datetime("us"), "channel": pl.String,
                 "event_type": pl.String, "session_id": pl.String, "campaign": pl.String, "order_id": pl.String,
-                "row_nr": pl.UInt32, "source": pl.Int32, "stage_rank": pl.Int8, "touch_seq": pl.Int64}
+                "row_nr": pl.UInt32, "source": pl.Int32, "stage_rank": pl.Int8, "customer_code": pl.UInt32,
+                "touch_seq": pl.Int64}
 
 
 def touches(interactions: pl.DataFrame | None, orders: pl.DataFrame | None, *,
@@ -291,7 +292,8 @@ def touches(interactions: pl.DataFrame | None, orders: pl.DataFrame | None, *,
     frame = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
     stage = pl.col("event_type").replace_strict({k: STAGE_RANK[v] for k, v in EVENT_STAGE.items()}, default=0,
                                                 return_dtype=pl.Int8)
-    frame = frame.with_columns(stage.alias("stage_rank"))
+    frame = frame.with_columns(stage.alias("stage_rank"), engine.customer_codes(frame))
+    # customer_code: the customer ids as UInt32 codes, so the polars rollups group on integers, not strings.
     # The rows stay where they are (moving millions of strings costs more than the ordering itself): touch_seq
     # comes from a sort of one integer key, with only the rare same-customer same-moment ties sorted by the
     # full tie keys (engine.pl_touch_seq).

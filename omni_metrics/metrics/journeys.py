@@ -25,12 +25,14 @@ def journeys(facts: pl.DataFrame, top: int = TOP_JOURNEYS) -> pl.DataFrame:
 
 def sankey(facts: pl.DataFrame, steps: int = SANKEY_STEPS) -> pl.DataFrame:
     """step, source, target, customers: moves from journey step `step` to the next, over the first `steps`."""
-    return (facts.filter(pl.col("steps").list.len() >= 2)
-            .select("customer_id", pl.col("steps").list.head(steps))
-            .explode("steps").with_columns(pl.int_range(1, pl.len() + 1).over("customer_id").alias("step"))
-            .with_columns(pl.col("steps").shift(-1).over("customer_id").alias("target"))
-            .filter(pl.col("target").is_not_null())
-            .group_by("step", pl.col("steps").alias("source"), "target")
+    moves = facts.select("steps").filter(pl.col("steps").list.len() >= 2)
+    links = [moves.select(pl.lit(k, pl.Int64).alias("step"), pl.col("steps").list.get(k - 1, null_on_oob=True)
+                          .alias("source"), pl.col("steps").list.get(k, null_on_oob=True).alias("target"))
+             .filter(pl.col("target").is_not_null()) for k in range(1, steps)]
+    if not links:
+        return pl.DataFrame(schema={"step": pl.Int64, "source": pl.String, "target": pl.String,
+                                    "customers": pl.Int64})
+    return (pl.concat(links).group_by("step", "source", "target")
             .agg(pl.len().cast(pl.Int64).alias("customers"))
             .sort(["step", "customers", "source", "target"], descending=[False, True, False, False]))
 
