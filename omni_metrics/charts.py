@@ -116,9 +116,13 @@ def currency_sign(loc: Locale) -> str:
     return CURRENCIES.get(loc.currency, loc.currency + " ")
 
 
-# How a table column of each kind is shown (st.dataframe column_config entries, built without Streamlit).
-_TABLE_FORMATS = {"count": "localized", "money": "accounting", "rate": "percent", "score": "%.1f",
-                  "ratio": "%.2f", "days": "%.0f"}
+# How a table column of each kind is shown (st.dataframe column_config entries, built without Streamlit), as
+# (format, decimals). Streamlit's grid writes "localized", "percent" and "accounting" with the reader's browser
+# language (Intl.NumberFormat): a Turkish browser shows 1.234,5 and %12,5. A printf format such as "%.1f" and
+# "accounting" (numbro) would always write 1,234.50, so decimals are set by the column's step instead (for a
+# percentage the step counts the fraction's digits: 0.001 → %12,5, one decimal as on the tiles).
+_TABLE_FORMATS = {"count": ("localized", None), "money": ("localized", 0.01), "rate": ("percent", 0.001),
+                  "score": ("localized", 0.1), "ratio": ("localized", 0.01), "days": ("localized", 1)}
 
 
 def table_columns(loc: Locale, kinds: dict[str, str], labels: dict[str, str] | None = None) -> dict[str, dict]:
@@ -131,7 +135,11 @@ def table_columns(loc: Locale, kinds: dict[str, str], labels: dict[str, str] | N
         if kind == "text":
             config[column] = {"label": label, "type_config": {"type": "text"}}
         else:
-            config[column] = {"label": label, "type_config": {"type": "number", "format": _TABLE_FORMATS[kind]}}
+            number_format, step = _TABLE_FORMATS[kind]
+            type_config = {"type": "number", "format": number_format}
+            if step is not None:
+                type_config["step"] = step
+            config[column] = {"label": label, "type_config": type_config}
     return config
 
 

@@ -308,7 +308,7 @@ def _filters(loc: Locale, dataset_id: str, tables: dict[str, pl.DataFrame]) -> S
     if bounds:
         _keep(DATES, bounds)
         picked = st.date_input(loc.t("sidebar.date_range"), min_value=bounds[0], max_value=bounds[1], key=DATES,
-                               format="YYYY-MM-DD")
+                               format=loc.date_format)
         if isinstance(picked, tuple | list) and len(picked) == 2:  # a half-picked range keeps the whole span
             start, end = picked
             start = None if start == bounds[0] else start
@@ -426,8 +426,11 @@ def page_guard():
 
 
 def download_csv(frame: pl.DataFrame, file_name: str, label: str | None = None, key: str | None = None) -> None:
-    st.download_button(label or locale().t("common.download_csv"), to_csv_bytes(frame), file_name=file_name,
-                       mime="text/csv", key=key or f"dl_{file_name}", icon=":material/download:")
+    """A spreadsheet-safe CSV of `frame`, written only when the button is clicked (a per-customer list of a
+    million rows would otherwise cost every run a second); clicking does not rerun the page."""
+    st.download_button(label or locale().t("common.download_csv"), lambda: to_csv_bytes(frame),
+                       file_name=file_name, mime="text/csv", key=key or f"dl_{file_name}",
+                       icon=":material/download:", on_click="ignore")
 
 
 def end_of_day(d: date) -> datetime:

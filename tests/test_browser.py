@@ -1,4 +1,8 @@
-"""The dashboard in a real Chromium: upload the sample exports, see the figures, share a link, screenshot every page."""
+"""The dashboard in a real Chromium: upload the sample exports, see the figures, share a link, screenshot every page.
+
+Screenshots go to tests/artifacts/ (ignored by git). With OMNI_UPDATE_DOCS_SCREENSHOTS=1 the ones the docs show
+are also written, palette-compressed, to docs/screenshots/: a plain test run never touches tracked files.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +25,24 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+UPDATE_DOCS = os.environ.get("OMNI_UPDATE_DOCS_SCREENSHOTS") == "1"
 PAGES = ["overview", "channels", "retention", "customer_value", "satisfaction", "silence", "journeys", "data"]
 SAMPLE_FILES = sorted(p for p in (ROOT / "sample_data").iterdir() if p.suffix in (".csv", ".gz"))
 LOC = Locale("en")
+# Overview tiles that do not depend on the dataset's currency: an upload of the sample files must show the
+# sample's own figures in them.
+COUNTS = ("customers", "buyers", "repeat_purchase_rate", "nps", "silent_customers")
+# The page is done when no script run is going on, every chart has drawn, and that has held for a moment
+# (a rerun that is about to start shows its running indicator within that moment).
+IDLE = """() => {
+  const busy = !document.querySelector('h1')
+    || document.querySelector('[data-testid="stStatusWidget"]')
+    || document.querySelector('[data-testid="stSkeleton"]')
+    || [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].some(c => !c.querySelector('.main-svg'));
+  if (busy) { window.__omniIdleSince = null; return false; }
+  window.__omniIdleSince = window.__omniIdleSince || performance.now();
+  return performance.now() - window.__omniIdleSince > 800;
+}"""
 
 if not CHROMIUM.exists():
     pytest.skip(f"no Chromium at {CHROMIUM}: the browser test needs the Debian chromium package",
@@ -84,15 +103,9 @@ def browser():
 
 
 def settle(page, timeout: float = 120_000) -> None:
-    """Wait until the script run is over: a page title is drawn and Streamlit's running indicator is gone."""
-    page.wait_for_selector("h1", timeout=timeout)
-    idle = 0
-    deadline = time.monotonic() + timeout / 1000
-    while idle < 3 and time.monotonic() < deadline:  # idle for three checks in a row, not just one
-        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
-        idle = 0 if running else idle + 1
-        page.wait_for_timeout(400)
-    page.wait_for_timeout(600)  # plotly draws after the run
+    """Wait until the script run is over and every chart is drawn (see IDLE)."""
+    page.evaluate("() => { window.__omniIdleSince = null; }")
+    page.wait_for_function(IDLE, timeout=timeout, polling=100)
 
 
 def figures(page) -> dict[str, str]:
@@ -109,13 +122,18 @@ def screenshot(page, name: str, *, docs: bool = False) -> Path:
         "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
         " return Math.max(m ? m.scrollHeight : 0, document.body.scrollHeight); }")
     page.set_viewport_size({"width": 1400, "height": min(max(int(height), 900), 7000)})
-    page.wait_for_timeout(600)
+    settle(page)  # plotly redraws its charts at the new size
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    if docs:
+    if docs and UPDATE_DOCS:
+        from PIL import Image
+
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
+        # 256 colours are plenty for a dashboard and keep the PNGs the docs carry small.
+        with Image.open(path) as image:
+            image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(
+                SCREENSHOTS / f"{name}.png", optimize=True)
     page.set_viewport_size({"width": 1400, "height": 900})
     return path
 
@@ -126,51 +144,94 @@ def no_errors(page) -> None:
     assert not errors, errors
 
 
+def with_path(url: str, path: str) -> str:
+    """The same address (its query: dataset, filters) on another page."""
+    base, _, query = url.partition("?")
+    root = base.split("/")[:3]
+    return "/".join(root) + (f"/{path}" if path else "/") + (f"?{query}" if query else "")
+
+
 def test_every_page_on_the_sample(server, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
+    page.goto(server)
     for name in PAGES:
-        page.goto(f"{server}/{name}" if name != "overview" else server)
+        if name != "overview":  # through the navigation, as a reader does: the session and its URL state stay
+            title = page.locator("h1").first.inner_text()
+            page.locator(f'[data-testid="stTopNavLink"][href$="/{name}"]').click()
+            page.wait_for_function("t => document.querySelector('h1') && document.querySelector('h1').innerText"
+                                   " !== t", arg=title, timeout=120_000)
         settle(page)
         no_errors(page)
+        assert page.url.split("?")[0].rstrip("/").endswith(name if name != "overview" else server.split("/")[-1])
         assert page.locator("h1").count(), name
+        assert page.locator('[data-testid="stPlotlyChart"]').count() or name == "data", f"{name}: no chart"
         screenshot(page, name, docs=True)
+        if name == "overview":  # a download is written when clicked: the CSV arrives, with its header row
+            with page.expect_download(timeout=60_000) as download:
+                page.get_by_role("button", name=LOC.t("common.download_csv")).first.click()
+            header = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()[0]
+            assert download.value.suggested_filename == "trend.csv" and header.startswith("period,"), header
     context.close()
+    # The Turkish interface, in a Turkish browser (the tables' grid writes numbers in the browser's language):
+    # every label, number and chart in Turkish (the page title says it switched).
+    turkish = browser.new_context(viewport={"width": 1400, "height": 900}, locale="tr-TR")
+    page = turkish.new_page()
+    page.goto(f"{server}/?lang=tr")
+    settle(page)
+    no_errors(page)
+    assert page.locator("h1").first.inner_text().strip() == Locale("tr").t("overview.title")
+    screenshot(page, "overview_tr", docs=True)
+    turkish.close()
 
 
 def test_upload_then_share(server, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
+    page.goto(server)
+    settle(page)
+    sample = figures(page)
+
     page.goto(f"{server}/data")
     settle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(p) for p in SAMPLE_FILES])
     save = page.get_by_role("button", name=LOC.t("data.save.button"))
     save.wait_for(timeout=120_000)
     settle(page)
+    # Every export was recognised: one expander per file, each marked usable.
+    assert page.locator('[data-testid="stExpander"]').count() >= len(SAMPLE_FILES)
+    assert page.get_by_text(LOC.t("table.interactions"), exact=False).count()
+    no_errors(page)
     screenshot(page, "data_uploaded", docs=True)
     save.click()
+    page.get_by_text("Saved as", exact=False).wait_for(timeout=120_000)
     settle(page)
     no_errors(page)
+    assert "ds=" in page.url  # the address now names the upload, so a reload or bookmark finds it again
 
-    page.goto(page.url.replace("/data", "/") if "/data" in page.url else server)
+    page.goto(with_path(page.url, ""))
     settle(page)
     mine = figures(page)
-    customers = mine[LOC.t("metric.customers")]
-    assert customers not in ("", "–")
+    for key in COUNTS:  # the upload of the sample's own files shows the sample's figures
+        assert mine[LOC.t(f"metric.{key}")] == sample[LOC.t(f"metric.{key}")], key
+    assert mine[LOC.t("metric.customers")] not in ("", "–")
+    screenshot(page, "overview_uploaded")
 
-    page.goto(page.url.replace(server + "/?", server + "/data?") if "?" in page.url else f"{server}/data")
+    page.goto(with_path(page.url, "data"))
     settle(page)
     page.get_by_role("button", name=LOC.t("data.links.create")).click()
-    settle(page)
+    page.locator("code").filter(has_text="share=").first.wait_for(timeout=60_000)
     link = page.locator("code").filter(has_text="share=").first.inner_text().strip()
-    assert "share=" in link
+    assert link.startswith(server) and "share=" in link and "ds=" not in link
+    screenshot(page, "data_share_link", docs=True)
 
-    reader = browser.new_context(viewport={"width": 1400, "height": 900})
+    reader = browser.new_context(viewport={"width": 1400, "height": 900})  # another browser: no session, no owner
     shared = reader.new_page()
     shared.goto(link)
     settle(shared)
     no_errors(shared)
     assert figures(shared) == mine
+    assert shared.get_by_text(LOC.t("share.read_only")).count()
     screenshot(shared, "shared_view", docs=True)
     reader.close()
     context.close()

@@ -172,8 +172,12 @@ def test_clv_by_averages_over_buyers_and_groups_three_or_more_channels():
 def test_table_columns_label_money_with_the_currency_and_rates_as_percent():
     config = charts.table_columns(TR, {"revenue": "money", "customer_conversion_rate": "rate", "channel": "text"})
     assert config["revenue"]["label"] == "Gelir (₺)"
-    assert config["customer_conversion_rate"]["type_config"] == {"type": "number", "format": "percent"}
+    assert config["customer_conversion_rate"]["type_config"] == {"type": "number", "format": "percent", "step": 0.001}
     assert config["channel"]["type_config"]["type"] == "text"
+    # A score keeps one decimal in the reader's own notation (12,5 in a Turkish browser), not a printf "%.1f"
+    # that always writes a point.
+    score = charts.table_columns(TR, {"nps": "score"})["nps"]["type_config"]
+    assert score == {"type": "number", "format": "localized", "step": 0.1}
     shown = charts.with_channel_labels(pl.DataFrame({"channel": ["mobile_app", None], "n": [1, 2]}), TR)
     assert shown["channel"].to_list() == ["Mobil uygulama", None]
 
