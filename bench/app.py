@@ -9,7 +9,8 @@ so a second run skips the generation. Prints the figures and writes them to benc
 
 - the first render of the Overview: loads the dataset and computes the report, with the report's steps as the
   progress box shows them and how long each took (logged by pages/_shared.py);
-- a switch to every other page and back (the cached report: goal < 2 s each);
+- a switch to every descriptive page (the cached report: goal < 2 s each); then the wait for the models and
+  attribution that the app starts in the background after the first render, and a switch to each model page;
 - a filter change (a new report for the new settings), then page switches and a switch back to the first
   settings (cached again).
 """
@@ -32,7 +33,11 @@ sys.path.insert(0, str(ROOT))
 PAGES = ["pages/overview.py", "pages/channels.py", "pages/retention.py", "pages/customer_value.py",
          "pages/satisfaction.py", "pages/silence.py", "pages/journeys.py", "pages/data.py"]
 TABLES = ("interactions", "orders", "surveys", "spend", "customers")
+MODEL_PAGES = ["pages/customer_value.py", "pages/silence.py", "pages/journeys.py"]
+DESCRIPTIVE = [p for p in PAGES[1:] if p not in MODEL_PAGES]
 OUT = ROOT / "bench" / "results" / "app.txt"
+# The issue's goals: the first report under a minute; every later page switch or filter change under 2 s (a
+# filter change that needs a new report counts too).
 FIRST_GOAL, SWITCH_GOAL = 60.0, 2.0
 
 
@@ -112,7 +117,8 @@ def main() -> None:
     at.query_params["ds"] = dataset
     t0 = time.perf_counter()
     at.run()
-    first = time.perf_counter() - t0
+    rendered = time.perf_counter()
+    first = rendered - t0
     say(f"first render of the Overview (loads the dataset, computes the report): {first:.1f} s"
         f"{check('first report', first, FIRST_GOAL)}{problems(at)}")
     say("  progress box steps and their durations: " + "; ".join(steps.lines))
@@ -125,7 +131,25 @@ def main() -> None:
         say(f"{label} {Path(page).stem}: {took:.2f} s{check(f'{label} {Path(page).stem}', took, SWITCH_GOAL)}"
             f"{problems(at)}")
 
-    for page in PAGES[1:] + PAGES[:1]:
+    def background_models() -> float:
+        """Wait for the models the app started in the background after the first render; seconds waited."""
+        from pages import _shared
+
+        t0 = time.perf_counter()
+        for job in list(_shared._background()[1].values()):
+            job.result()
+        return time.perf_counter() - t0
+
+    # The reader looks around the descriptive pages while the models are computed in the background.
+    for page in DESCRIPTIVE:
+        switch(page, "switch to")
+    waited = background_models()
+    say(f"the models and attribution, started in the background at the first render, were ready "
+        f"{time.perf_counter() - rendered:.1f} s after it (waited {waited:.1f} s here); a model page opened "
+        f"sooner shows a spinner until then")
+    say("  steps: " + "; ".join(steps.lines))
+    steps.lines.clear()
+    for page in MODEL_PAGES + ["pages/overview.py"]:
         switch(page, "switch to")
 
     channels = next((m for m in at.multiselect if m.label == "Channels"), None)
@@ -136,11 +160,15 @@ def main() -> None:
         channels.set_value(["web", "store"]).run()
         took = time.perf_counter() - t0
         say(f"filter change (channels = web, store; a new report for new settings): {took:.1f} s"
-            f"{check('new report after a filter change', took, FIRST_GOAL)}{problems(at)}")
+            f"{check('filter change (new report)', took, SWITCH_GOAL)}{problems(at)}")
         say("  steps: " + "; ".join(steps.lines))
         steps.lines.clear()
-        for page in PAGES[1:4]:
+        for page in DESCRIPTIVE[:2]:
             switch(page, "switch after the filter change to")
+        waited = background_models()
+        say(f"  its models in the background: ready {waited:.1f} s later; steps: " + "; ".join(steps.lines))
+        steps.lines.clear()
+        switch(MODEL_PAGES[0], "switch after the filter change to")
         channels = next(m for m in at.multiselect if m.label == "Channels")
         t0 = time.perf_counter()
         channels.set_value([]).run()
@@ -149,10 +177,13 @@ def main() -> None:
             f"{check('filter back', took, SWITCH_GOAL)}{problems(at)}")
     period = next((s for s in at.get("segmented_control") if s.label == "Period"), None)
     if period is not None:
+        switch("pages/overview.py", "switch to")
+        period = next(s for s in at.get("segmented_control") if s.label == "Period")
         t0 = time.perf_counter()
         period.set_value("quarter").run()
         took = time.perf_counter() - t0
-        say(f"period = quarter (a new report): {took:.1f} s{problems(at)}")
+        say(f"period = quarter on the Overview (a new report): {took:.1f} s"
+            f"{check('period change (new report)', took, SWITCH_GOAL)}{problems(at)}")
         steps.lines.clear()
     say(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GB")
     say("goals met" if not misses else "goals missed: " + "; ".join(misses))

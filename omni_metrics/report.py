@@ -137,11 +137,24 @@ def _parse(name: str, raw: str, default: Any) -> Any:
 
 
 @dataclass
+class ModelInputs:
+    """What the models and attribution read, kept by a report built without them so that `add_models` can
+    add them later without preparing the touches and per-customer facts again."""
+    touches: Any
+    orders: Any
+    surveys: pl.DataFrame | None
+    as_of: datetime
+    facts: pl.DataFrame
+
+
+@dataclass
 class Report:
     data: dict[str, Any]
     customers: pl.DataFrame
     frames: dict[str, pl.DataFrame]
     settings: Settings
+    # Set on a report built with models=False (see add_models); not part of the report itself.
+    inputs: ModelInputs | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> str:
         return json.dumps(self.data, indent=2, ensure_ascii=False, default=str)
@@ -385,10 +398,66 @@ def build_report(tables: Mapping[str, pl.DataFrame], settings: Settings | None =
     """Every figure of METRICS.md §10 for these tables under these settings.
 
     `rows` is the loader's per-table {read, used, set_aside, duplicates_dropped}; after_as_of is added here.
-    `models=False` leaves out the CLV and churn models and attribution (their keys say so): the benchmark of
-    the descriptive sections uses it.
+    `models=False` leaves out the CLV and churn models and attribution (their keys say so) and keeps what they
+    need in `Report.inputs`: `add_models` adds them later (the dashboard shows the descriptive pages first), and
+    the benchmark of the descriptive sections uses it. `build_report(..., models=True)` is exactly
+    `add_models(build_report(..., models=False))`.
     """
-    settings = settings or Settings()
+    report = _descriptive(tables, settings or Settings(), progress, rows)
+    if models:
+        return add_models(report, progress)
+    (progress or (lambda _msg: None))("done")
+    return report
+
+
+def add_models(report: Report, progress: Callable[[str], None] | None = None) -> Report:
+    """`report` (built with models=False) with the CLV and churn models and attribution added: the `clv`,
+    `churn` and `attribution` keys, the model columns of the per-customer table and the CLV-by frames. A new
+    Report; `report` is left as it was."""
+    inputs = report.inputs
+    if inputs is None:
+        raise ValueError("this report keeps no model inputs: build it with models=False")
+    settings, say = report.settings, progress or (lambda _msg: None)
+    say("models")
+    facts = inputs.facts
+    clv_dict, clv_frame = _clv(inputs.orders, inputs.as_of, settings, facts)
+    if clv_frame is not None:
+        facts = facts.join(clv_frame, on="customer_id", how="left")
+    churn_dict, churn_frame = _churn(inputs.touches, inputs.orders, inputs.surveys, inputs.as_of, settings)
+    if churn_frame is not None:
+        facts = facts.join(churn_frame, on="customer_id", how="left")
+    say("attribution")
+    attribution, attribution_error = _attribution(inputs.touches, inputs.orders, settings)
+    customers_out = _customers_out(facts)
+    data = report.data | {  # the same keys in the same order, three of them now filled
+        "clv": clv_dict, "churn": churn_dict,
+        "attribution": _records(attribution) if attribution is not None else {"error": attribution_error},
+    }
+    frames = report.frames | {
+        "attribution": attribution if attribution is not None else report.frames["attribution"],
+        **_clv_by(customers_out),
+    }
+    return Report(data=data, customers=customers_out, frames=frames, settings=settings)
+
+
+def _customers_out(facts: pl.DataFrame) -> pl.DataFrame:
+    """The per-customer table of §10: the model columns empty where the models did not run."""
+    customers_out = facts.with_columns(
+        *(pl.lit(None, pl.Float64).alias(c) for c in ("p_alive", "expected_purchases", "expected_aov",
+                                                      "predicted_clv", "churn_risk") if c not in facts.columns),
+        *(pl.lit(None, pl.String).alias(c) for c in ("risk_band",) if c not in facts.columns),
+    )
+    extra = [c for c in ("predicted_clv_margin", "risk_reasons") if c in customers_out.columns]
+    return customers_out.select(*CUSTOMER_COLUMNS, *extra).sort("customer_id")
+
+
+def _clv_by(customers: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    return {f"clv_by_{by}": clv_history.clv_by(customers, by) for by in ("cohort", "acquisition_channel", "n_channels")}
+
+
+def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings,
+                 progress: Callable[[str], None] | None, rows: Mapping[str, Mapping[str, Any]] | None) -> Report:
+    """Every figure but the models and attribution, with what those need in `inputs`."""
     say = progress or (lambda _msg: None)
     say("preparing touches")
     spark = any(engine.is_spark(f) for f in tables.values())
@@ -423,14 +492,6 @@ def build_report(tables: Mapping[str, pl.DataFrame], settings: Settings | None =
 
     clv_dict: dict[str, Any] = {"error": "not computed yet"}
     churn_dict: dict[str, Any] = {"error": "not computed yet"}
-    if models:
-        say("models")
-        clv_dict, clv_frame = _clv(orders_all, as_of, settings, facts)
-        if clv_frame is not None:
-            facts = facts.join(clv_frame, on="customer_id", how="left")
-        churn_dict, churn_frame = _churn(t_all, orders_all, prep.surveys, as_of, settings)
-        if churn_frame is not None:
-            facts = facts.join(churn_frame, on="customer_id", how="left")
 
     say("channels")
     by_order_channel = engine.order_channels(e.orders) if orders is not None else None
@@ -472,9 +533,6 @@ def build_report(tables: Mapping[str, pl.DataFrame], settings: Settings | None =
     moments = silence.silent_moments(facts)
 
     attribution, attribution_error = None, "not computed yet"
-    if models:
-        say("attribution")
-        attribution, attribution_error = _attribution(t_all, orders_all, settings)
 
     say("journeys")
     top_journeys = journeys.journeys(facts)
@@ -482,13 +540,7 @@ def build_report(tables: Mapping[str, pl.DataFrame], settings: Settings | None =
     mix = journeys.channel_mix(facts, prep.surveys)
     trend = _trend(e, surveys, facts, period, start, session_counts)
 
-    customers_out = facts.with_columns(
-        *(pl.lit(None, pl.Float64).alias(c) for c in ("p_alive", "expected_purchases", "expected_aov",
-                                                      "predicted_clv", "churn_risk") if c not in facts.columns),
-        *(pl.lit(None, pl.String).alias(c) for c in ("risk_band",) if c not in facts.columns),
-    )
-    extra = [c for c in ("predicted_clv_margin", "risk_reasons") if c in customers_out.columns]
-    customers_out = customers_out.select(*CUSTOMER_COLUMNS, *extra).sort("customer_id")
+    customers_out = _customers_out(facts)
     segments = rfm.rfm_segments(customers_out)
     funnel_frame = conversion.funnel(engine.funnel_best(e.t))
 
@@ -520,11 +572,10 @@ def build_report(tables: Mapping[str, pl.DataFrame], settings: Settings | None =
             schema={"channel": pl.String, "model": pl.String, "conversions": pl.Float64, "value": pl.Float64}),
         "journeys": top_journeys, "channel_mix": mix, "rfm": segments, "trend": trend, "sankey": sankey,
         "detractor_comments": nps.detractor_comments(surveys),
-        **{f"clv_by_{by}": clv_history.clv_by(customers_out, by)
-           for by in ("cohort", "acquisition_channel", "n_channels")},
+        **_clv_by(customers_out),
     }
-    say("done")
-    return Report(data=data, customers=customers_out, frames=frames, settings=settings)
+    return Report(data=data, customers=customers_out, frames=frames, settings=settings,
+                  inputs=ModelInputs(t_all, orders_all, prep.surveys, as_of, facts))
 
 
 def _with_order_facts(facts: pl.DataFrame, has_orders: bool, period: str) -> pl.DataFrame:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import secrets
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from time import perf_counter
@@ -31,7 +33,7 @@ from omni_metrics.charts import channel_label
 from omni_metrics.downloads import to_csv_bytes
 from omni_metrics.html_report import render_html
 from omni_metrics.i18n import LANGUAGES, Locale, normalise_language
-from omni_metrics.report import Report, Settings, build_report
+from omni_metrics.report import Report, Settings, add_models, build_report
 from omni_metrics.store import SAMPLE_OWNER, Store
 from omni_metrics.ui_state import (
     PAGE_PARAM,
@@ -86,8 +88,20 @@ def _tables(dataset_id: str) -> dict[str, pl.DataFrame]:
 
 
 # The pages that show the CLV and churn models or the attribution; the others get a report without them, which
-# on a large dataset is about half the work (bench/app.py). A model page computes the whole report once.
+# on a large dataset is about half the work (bench/app.py). A model page adds the models to that report once.
 MODEL_PAGES = frozenset({"customer_value", "silence", "journeys"})
+# From this many touches on, the models of a view start in the background as soon as its descriptive figures
+# are shown, so that a model page opened a little later finds them ready (a million customers: about 40 s of
+# work). Below it they take a few seconds and are computed when a model page asks for them. A deployment can
+# move the threshold with OMNI_PREFETCH_TOUCHES (0: always; a huge number: never).
+PREFETCH_TOUCHES = 250_000
+
+
+def _prefetch_touches() -> int:
+    try:
+        return int(os.environ.get("OMNI_PREFETCH_TOUCHES", PREFETCH_TOUCHES))
+    except ValueError:
+        return PREFETCH_TOUCHES
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -108,7 +122,13 @@ def _report(dataset_id: str, settings: Settings, models: bool = True, _progress=
         if _progress is not None:
             _progress(message)
 
-    report = build_report(tables, settings, progress=step, models=models)
+    base = _report(dataset_id, settings, False, _progress=_progress) if models else None
+    if base is not None and base.inputs is not None:
+        # The descriptive figures are there already: only the models and attribution are left to compute.
+        report = add_models(base, progress=step)
+        base.inputs = None  # nothing else needs the prepared touches now: let them go
+    else:
+        report = build_report(tables, settings, progress=step, models=models)
     log.info("report %s: whole report%s took %.2f s", dataset_id[:8], "" if models else " (no models)",
              perf_counter() - clock["began"])
     return report
@@ -123,9 +143,43 @@ def _choices(dataset_id: str) -> tuple[tuple[date, date] | None, list[str], dict
 
 
 @st.cache_resource(show_spinner=False)
-def _computed() -> set[tuple[str, str]]:
-    """Which (dataset, settings) reports this process has computed, so only a first compute shows progress."""
+def _computed() -> set[tuple[str, str, bool]]:
+    """Which (dataset, settings, models) reports this process has computed, so only a first compute shows
+    progress."""
     return set()
+
+
+@st.cache_resource(show_spinner=False)
+def _background() -> tuple[ThreadPoolExecutor, dict[tuple[str, str, bool], Future]]:
+    """One worker for the models computed ahead of time, and its jobs by report key (process-wide)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="omni-models"), {}
+
+
+def _prefetch_models(dataset_id: str, settings: Settings, tables: dict[str, pl.DataFrame]) -> None:
+    """On a large dataset, compute this view's models in the background (see PREFETCH_TOUCHES). Only the
+    newest view waits for the worker: a job for settings the reader has left and that has not started yet is
+    dropped, so a quick series of filter changes does not queue minutes of work."""
+    touches = tables.get("interactions")
+    key = (dataset_id, settings.key(), True)
+    if touches is None or touches.height < _prefetch_touches() or key in _computed():
+        return
+    executor, jobs = _background()
+    if key in jobs and not jobs[key].done():
+        return
+    for other, job in list(jobs.items()):
+        if job.done() or job.cancel():
+            del jobs[other]
+
+    def work() -> None:
+        _report(dataset_id, settings, True)
+        _computed().add(key)
+
+    jobs[key] = executor.submit(work)
+
+
+def _in_background(key: tuple[str, str, bool]) -> bool:
+    job = _background()[1].get(key)
+    return job is not None and job.running()
 
 
 def t(loc: Locale, key: str, default: str, **values) -> str:
@@ -396,6 +450,10 @@ def view() -> View:
     if key in _computed():
         with st.spinner(loc.t("status.computing")):
             report = _report(dataset_id, settings, models)
+    elif _in_background(key):  # the worker is on it: wait for its result (the same cache entry)
+        with st.spinner(loc.t("status.models_background")):
+            report = _report(dataset_id, settings, models)
+        _computed().add(key)
     else:
         holder = st.empty()  # the progress box goes away once the figures are there
         with holder.status(loc.t("status.computing"), expanded=False) as status:
@@ -407,6 +465,10 @@ def view() -> View:
                 raise
         holder.empty()
         _computed().add(key)
+        if models:
+            _computed().add((dataset_id, settings.key(), False))
+    if not models:
+        _prefetch_models(dataset_id, settings, _tables(dataset_id))
     return View(dataset_id, name, _tables(dataset_id), settings, report, loc, read_only)
 
 

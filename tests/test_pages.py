@@ -99,6 +99,31 @@ def test_overview_tiles_equal_the_report(sample):
         assert got[label] == value, label
 
 
+def test_models_start_in_the_background_and_a_model_page_uses_them(sample, monkeypatch):
+    """On a large dataset the models of a view are computed in the background once its descriptive figures are
+    shown (here the size threshold is lowered so that the sample counts as large)."""
+    from pages import _shared
+
+    store, dataset_id, tables = sample
+    monkeypatch.setenv("OMNI_PREFETCH_TOUCHES", "1")
+    settings = Settings(session_gap_minutes=29)  # settings no other test uses: reports of their own
+    at = app(session_gap_minutes="29")
+    assert not problems(at)
+    key = (dataset_id, settings.key(), True)
+    job = _shared._background()[1][key]
+    job.result(timeout=120)  # the worker's report, now in the shared cache
+    assert key in _shared._computed()
+    at.switch_page("pages/customer_value.py").run()
+    assert not problems(at)
+    loc = Locale("en", "TRY")
+    expected = build_report(tables, settings).data["clv"]["avg_predicted_clv"]
+    assert tiles(at)[loc.t("metric.avg_predicted_clv")] == fmt_value(loc, expected, "money")
+    # Below the threshold nothing starts in the background: another new view, no job for it.
+    monkeypatch.setenv("OMNI_PREFETCH_TOUCHES", str(10**12))
+    assert not problems(app(session_gap_minutes="28"))
+    assert (dataset_id, Settings(session_gap_minutes=28).key(), True) not in _shared._background()[1]
+
+
 def test_channel_filter_in_the_url_changes_the_tiles(sample):
     _, _, tables = sample
     loc = Locale("en", "TRY")

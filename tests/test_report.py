@@ -11,8 +11,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
-from omni_metrics.report import Settings, build_report
+from omni_metrics.report import Settings, add_models, build_report
 from omni_metrics.schema import TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,6 +205,45 @@ def test_sample_report_rates_and_filters(sample_tables):
         for key in ("customers", "visitors", "sessions", "orders"):
             assert filtered.data["overall"][key] <= full.data["overall"][key]
     assert web.data["overall"]["orders"] < full.data["overall"]["orders"]
+
+
+def assert_close(got, want, path="report"):
+    """Two JSON values equal, floats to 1e-9 relative."""
+    if isinstance(want, dict):
+        assert list(got) == list(want), path
+        for key in want:
+            assert_close(got[key], want[key], f"{path}.{key}")
+    elif isinstance(want, list):
+        assert len(got) == len(want), path
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert_close(g, w, f"{path}[{i}]")
+    elif isinstance(want, float) and isinstance(got, float):
+        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12), (path, got, want)
+    else:
+        assert got == want, (path, got, want)
+
+
+def test_models_added_later_give_the_same_report(sample_tables):
+    """The dashboard shows the descriptive figures first and adds the models to that report later: the result
+    is the report built in one go, key for key and customer for customer."""
+    settings = Settings(period="quarter", channels=("web", "store", "email"))
+    whole = build_report(sample_tables.tables, settings)
+    first = build_report(sample_tables.tables, settings, models=False)
+    assert first.data["clv"] == {"error": "not computed yet"} and first.customers["predicted_clv"].null_count() \
+        == first.customers.height
+    later = add_models(first)
+    assert later.inputs is None and whole.inputs is None
+    # Equal up to the last bits of a float: polars sums in parallel, so two builds of the same report can
+    # already differ in the 16th digit of a revenue total.
+    assert list(later.data) == list(whole.data)
+    assert_close(json.loads(later.to_json()), json.loads(whole.to_json()))
+    assert later.customers["predicted_clv"].null_count() < later.customers.height
+    assert_frame_equal(later.customers, whole.customers, check_exact=False, rel_tol=1e-9)
+    assert later.frames.keys() == whole.frames.keys()
+    for name, frame in whole.frames.items():
+        assert_frame_equal(later.frames[name], frame, check_exact=False, rel_tol=1e-9)
+    with pytest.raises(ValueError, match="no model inputs"):
+        add_models(whole)
 
 
 def test_cli_report_writes_json_and_customers(tmp_path):
