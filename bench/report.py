@@ -76,9 +76,10 @@ def _generate(customers: str, out: str) -> None:
 
 
 def _read(out: str) -> dict:
-    import polars as pl
 
-    return {name: pl.read_parquet(p) for name in TABLES if (p := Path(out) / f"{name}.parquet").exists()}
+    from omni_metrics.store import read_table  # as the app reads a stored dataset
+
+    return {name: read_table(p) for name in TABLES if (p := Path(out) / f"{name}.parquet").exists()}
 
 
 def _heavy_polars(out: str) -> None:
