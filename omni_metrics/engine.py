@@ -415,6 +415,32 @@ def _coded(column: pl.Series) -> tuple[pl.Series, pl.DataFrame]:
                                                              "value": values.cast(pl.String)})
 
 
+def _union_customer_codes(t: pl.DataFrame, orders: pl.DataFrame | None,
+                          union: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
+    """UInt32 customer codes of `union` (the touches' rows, then the orders') and the lookup code →
+    customer_id. The polars touches carry their codes already (`customer_code`): reuse them, look the orders'
+    customers up by id, and give a customer seen only in orders a new code — instead of coding the ~20 M ids
+    of the union again (a third of the per-customer facts' time at a million customers)."""
+    if "customer_code" not in t.columns or t.is_empty():
+        code, ids = _coded(union["customer_id"])
+        return code, ids
+    codes = t["customer_code"].cast(pl.UInt32)
+    ids = t.filter(pl.col("customer_code").is_first_distinct() & pl.col("customer_code").is_not_null()).select(
+        pl.col("customer_code").cast(pl.UInt32).alias("code"), pl.col("customer_id").alias("value"))
+    if orders is None:
+        return codes, ids
+    found = orders.select("customer_id").join(ids.rename({"value": "customer_id"}), on="customer_id",
+                                              how="left", maintain_order="left")
+    missing = found.filter(pl.col("code").is_null() & pl.col("customer_id").is_not_null())
+    if missing.height:
+        new = missing.select(pl.col("customer_id").unique(maintain_order=True).alias("value"))
+        new = new.with_columns((pl.int_range(pl.len(), dtype=pl.UInt32) + int(codes.max()) + 1).alias("code"))
+        ids = pl.concat([ids, new.select("code", "value")])
+        found = found.join(new.rename({"value": "customer_id", "code": "_new"}), on="customer_id", how="left",
+                           maintain_order="left").with_columns(pl.coalesce("code", "_new").alias("code"))
+    return pl.concat([codes, found["code"]]), ids
+
+
 def _pl_touch_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int) -> pl.DataFrame:
     """_touch_facts for polars frames, the same columns and values: customer ids, channels and events become
     integer codes, and several integer keys are packed into one sortable UInt64 instead of hashing strings."""
@@ -426,7 +452,7 @@ def _pl_touch_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int
     if union.is_empty():
         return _touch_facts(t, orders, as_of_day)
     # codes over the union of touches and orders, so a customer or a channel has one code in both
-    code, ids = _coded(union["customer_id"])
+    code, ids = _union_customer_codes(t, orders, union)
     channel, channels = _coded(union["channel"])
     day = union["day"]
     ids = ids.rename({"code": "customer_code", "value": "customer_id"})

@@ -79,6 +79,30 @@ def test_sessions_and_facts_on_hand_made_touches_agree_on_polars_and_duckdb():
     assert b["last_touch_event"] == "purchase" and b["converted"]
 
 
+def test_facts_reuse_the_touches_customer_codes_and_code_orders_only_customers():
+    """The polars per-customer facts take the touches' customer codes and look the orders' customers up; a
+    customer seen only in orders gets a code of its own. Same facts as coding the ids afresh, and as DuckDB."""
+    t = polars_touches(small_touches(), None)
+    orders = pl.DataFrame({
+        "order_id": ["o1", "o2", "o3", "o4"], "customer_id": ["a", "b", "c", "c"],
+        "timestamp": [ts("2024-01-01 11:01"), ts("2024-02-03 09:00"), ts("2024-02-10 12:00"),
+                      ts("2024-02-20 12:00")],
+        "channel": ["web", "app", "store", "store"], "revenue": [10.0, 20.0, 30.0, 40.0],
+    })
+    as_of = ts("2024-03-01 00:00")
+    reused = engine.customer_facts(t, orders, as_of, "month").facts.sort("customer_id")
+    fresh = engine.customer_facts(t.drop("customer_code"), orders, as_of, "month").facts.sort("customer_id")
+    assert_frame_equal(reused, fresh)
+    con = duckdb.connect()
+    on_duck = engine.customer_facts(on_duckdb(t, con), on_duckdb(orders, con), as_of, "month").facts
+    assert_frame_equal(reused, on_duck.sort("customer_id"), check_dtypes=False)
+    # c only ordered (in store, on Feb 10 and 20): one channel, two active days 10 days apart; silent from Feb 20
+    # to Mar 1 2024 (a leap year: Feb 29 exists) = 10 days
+    c = reused.filter(pl.col("customer_id") == "c").row(0, named=True)
+    assert (c["n_channels"], c["active_days"], c["own_gap"], c["days_silent"]) == (1, 2, 10.0, 10)
+    assert c["steps"] is None and c["last_touch_channel"] is None and not c["converted"]
+
+
 def test_order_facts_first_order_tie_and_monetary_value_agree():
     orders = pl.DataFrame({
         "order_id": ["o2", "o1", "o3", "o4"], "customer_id": ["a", "a", "a", "b"],
