@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import narwhals as nw
+import numpy as np
 import polars as pl
 
 from omni_metrics.schema import EVENT_STAGE, STAGE_RANK
@@ -135,40 +136,58 @@ def _codes(column: pl.Series) -> pl.Series:
     return column.rank("dense").cast(pl.UInt32)
 
 
-def pl_touch_seq(frame: pl.DataFrame) -> pl.Series:
-    """touch_seq (Int64, 0-based per customer) of polars touches in METRICS.md's tie order, the rows left in
-    place: each customer's rows numbered in time order (a sort of the timestamps alone — none when the rows
-    already come in time order, as exports usually do), then only the rows that share a customer and a
-    timestamp with another row are re-dealt by the rest of the tie keys (they are rare)."""
+def pl_customer_seq(frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """(customer_code, touch_seq) of polars touches, the rows left in place: UInt32 customer codes (in order of
+    first appearance in time) and each customer's touches numbered from 0 in METRICS.md's tie order.
+
+    One grouping of the row numbers by customer id, in time order (no sort at all when the rows already come in
+    time order, as exports usually do), gives both: a customer's code is its group's number and a touch's
+    number its place in the group. Only the rows that share a customer and a timestamp with another row (they
+    are rare) are then re-dealt by the rest of the tie keys (TIE_KEYS; the frame needs those columns)."""
     n = frame.height
     if n == 0:
-        return pl.Series("touch_seq", [], pl.Int64)
+        return pl.Series("customer_code", [], pl.UInt32), pl.Series("touch_seq", [], pl.Int64)
     ts = frame["timestamp"]
-    cust = customer_codes(frame)
-    perm = None if ts.is_sorted() else ts.arg_sort()
-    keyed = pl.DataFrame({"c": cust, "t": ts}) if perm is None else \
-        pl.DataFrame({"c": cust.gather(perm), "t": ts.gather(perm)})
-    keyed = keyed.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("c").alias("seq"),
-                               pl.int_range(n, dtype=pl.UInt32).alias("pos"))
-    seq = keyed["seq"]
-    # rows in time order: a same-customer tie lies within a run of equal timestamps, and those runs are few
-    same = (pl.col("t") == pl.col("t").shift(1)).fill_null(False)
-    runs = keyed.filter(same | same.shift(-1).fill_null(False))
-    tied = runs.filter(pl.struct("c", "t").is_duplicated())
-    if tied.height:
-        rows = tied["pos"] if perm is None else perm.gather(tied["pos"])
+    rows = pl.int_range(n, dtype=pl.UInt32, eager=True).alias("i")
+    keyed = pl.DataFrame({"c": frame["customer_id"], "i": rows})
+    if ts.is_sorted():
+        groups = keyed.group_by("c", maintain_order=True).agg("i")
+    else:  # a group's rows in time order, ties by row number (a group's row numbers come in ascending order)
+        keyed = keyed.with_columns(t=ts)
+        groups = keyed.group_by("c", maintain_order=True).agg(pl.col("i").sort_by("t", maintain_order=True))
+    lengths = groups["i"].list.len().cast(pl.Int64)
+    grouped = groups["i"].explode().to_numpy()  # row numbers by customer, then time
+    starts = (lengths.cum_sum() - lengths).to_numpy()
+    first = np.zeros(n, dtype=np.int64)
+    first[starts] = 1
+    code_g = np.cumsum(first) - 1  # the group number at each place
+    place = np.arange(n, dtype=np.int64)
+    seq_g = place - starts[code_g]
+    code = np.empty(n, dtype=np.uint32)
+    code[grouped] = code_g
+    seq = np.empty(n, dtype=np.int64)
+    seq[grouped] = seq_g
+    # same customer, same moment: neighbours in (customer, time) order with equal timestamps
+    t_g = ts.to_numpy()[grouped] if ts.null_count() == 0 else None
+    if t_g is None:  # (canonical touches have no null timestamp; be safe) compare with nulls as values
+        t_g = ts.gather(pl.Series(grouped)).fill_null(ts.min()).to_numpy()
+    tie = np.zeros(n, dtype=bool)
+    equal = (t_g[1:] == t_g[:-1]) & (code_g[1:] == code_g[:-1])
+    tie[1:] |= equal
+    tie[:-1] |= equal
+    code_s, seq_s = pl.Series("customer_code", code), pl.Series("touch_seq", seq)
+    if tie.any():
+        tied_rows = pl.Series("pos", grouped[tie])
         # a tied group's rows hold consecutive numbers of their customer: deal them out in full tie order
-        resolved = frame[rows].with_columns(
+        resolved = frame[tied_rows].with_columns(
             pl.col("order_id").fill_null("").alias("_oid"), pl.col("session_id").fill_null("").alias("_sid"),
-            tied["c"], tied["pos"], pl.col("timestamp").alias("t"))
-        low = tied.group_by("c", "t").agg(pl.col("seq").min().alias("_low"))
-        resolved = resolved.join(low, on=["c", "t"], how="left").sort("c", *TIE_KEYS)
-        resolved = resolved.with_columns((pl.col("_low") + pl.int_range(pl.len(), dtype=pl.Int64).over("c", "t"))
-                                         .alias("_seq"))
-        seq = seq.scatter(resolved["pos"], resolved["_seq"])
-    if perm is None:
-        return seq.alias("touch_seq")
-    return pl.zeros(n, pl.Int64, eager=True).scatter(perm, seq).alias("touch_seq")
+            code_s.gather(tied_rows).alias("c"), tied_rows, seq_s.gather(tied_rows).alias("_old"))
+        resolved = resolved.with_columns(pl.col("_old").min().over("c", "timestamp").alias("_low")) \
+            .sort("c", *TIE_KEYS)
+        resolved = resolved.with_columns(
+            (pl.col("_low") + pl.int_range(pl.len(), dtype=pl.Int64).over("c", "timestamp")).alias("_seq"))
+        seq_s = seq_s.scatter(resolved["pos"], resolved["_seq"])
+    return code_s, seq_s
 
 
 # --- sessions (§1) --------------------------------------------------------------------------------------------
@@ -231,11 +250,12 @@ def _pl_sessions(t: pl.DataFrame, gap_minutes: int) -> pl.DataFrame:
     """sessions() for polars touches, on integer keys: channel, converts, start — one row per session."""
     buy = (pl.col("event_type") == "purchase").fill_null(False)
     base = t.select(customer_codes(t), "channel", "session_id", "timestamp", "touch_seq", buy.alias("buy"))
-    named = (base.lazy().filter(pl.col("session_id").is_not_null())
+    # eager: polars' default (streaming) engine takes about twice as long on this grouping
+    named = (base.filter(pl.col("session_id").is_not_null())
              .group_by("customer_code", "session_id")
              .agg(pl.col("channel").get(pl.col("touch_seq").arg_min()), pl.col("buy").any().alias("converts"),
                   pl.col("timestamp").min().alias("start"))
-             .select("channel", "converts", "start").collect())
+             .select("channel", "converts", "start"))
     d = base.filter(pl.col("session_id").is_null()).drop("session_id")
     if d.height:
         channel = _codes(d["channel"])

@@ -305,12 +305,13 @@ def touches(interactions: pl.DataFrame | None, orders: pl.DataFrame | None, *,
     frame = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
     stage = pl.col("event_type").replace_strict({k: STAGE_RANK[v] for k, v in EVENT_STAGE.items()}, default=0,
                                                 return_dtype=pl.Int8)
-    frame = frame.with_columns(stage.alias("stage_rank"), engine.customer_codes(frame))
+    frame = frame.with_columns(stage.alias("stage_rank"))
     # customer_code: the customer ids as UInt32 codes, so the polars rollups group on integers, not strings.
-    # The rows stay where they are (moving millions of strings costs more than the ordering itself): touch_seq
-    # comes from a sort of one integer key, with only the rare same-customer same-moment ties sorted by the
-    # full tie keys (engine.pl_touch_seq).
-    return frame.with_columns(engine.pl_touch_seq(frame).alias("touch_seq"))
+    # The rows stay where they are (moving millions of strings costs more than the ordering itself): codes and
+    # touch_seq come from one grouping of row numbers by customer, with only the rare same-customer
+    # same-moment ties sorted by the full tie keys (engine.pl_customer_seq).
+    code, seq = engine.pl_customer_seq(frame)
+    return frame.with_columns(code, seq)
 
 
 def _since(frame: Any, start: datetime | None) -> Any:

@@ -53,6 +53,37 @@ def test_touch_seq_matches_the_polars_tie_order():
     assert_frame_equal(got.sort("customer_id", "touch_seq"), expected, check_dtypes=False)
 
 
+@pytest.mark.parametrize("in_time_order", [True, False])
+def test_touch_seq_with_many_same_moment_ties_matches_duckdb(in_time_order):
+    """Same customer, same second, several events, both with the rows in time order (the fast path) and
+    shuffled: polars' touch_seq equals the one DuckDB computes from the full tie keys."""
+    import random
+
+    rnd = random.Random(11)
+    moments = [ts("2024-03-01 10:00:00"), ts("2024-03-01 10:00:01"), ts("2024-03-02 08:00:00")]
+    rows = [{"customer_id": f"c{rnd.randrange(6)}", "timestamp": rnd.choice(moments),
+             "channel": rnd.choice(["web", "store", "email", None]),
+             "event_type": rnd.choice(["page_view", "add_to_cart", "purchase", "email_open"]),
+             "session_id": rnd.choice([None, "s1", "s2"]), "campaign": None,
+             "order_id": rnd.choice([None, "o1", "o2"])} for _ in range(300)]
+    interactions = pl.DataFrame(rows, schema={"customer_id": pl.String, "timestamp": pl.Datetime("us"),
+                                              "channel": pl.String, "event_type": pl.String,
+                                              "session_id": pl.String, "campaign": pl.String,
+                                              "order_id": pl.String})
+    if in_time_order:
+        interactions = interactions.sort("timestamp", maintain_order=True)
+    interactions = interactions.with_row_index("row_nr")
+    mine = polars_touches(interactions, None)
+    assert mine["timestamp"].is_sorted() == in_time_order
+    con = duckdb.connect()
+    theirs = engine.collect(engine.lazy(engine.touches(on_duckdb(interactions, con), None)))
+    key = ["customer_id", "row_nr", "touch_seq"]
+    assert_frame_equal(mine.select(key).sort(key), theirs.select(key).sort(key), check_dtypes=False)
+    # the codes: one per customer, equal ids equal codes
+    pairs = mine.select("customer_id", "customer_code").unique()
+    assert pairs.height == mine["customer_id"].n_unique() == pairs["customer_code"].n_unique()
+
+
 def test_sessions_and_facts_on_hand_made_touches_agree_on_polars_and_duckdb():
     t = polars_touches(small_touches(), None)
     con = duckdb.connect()
