@@ -512,9 +512,21 @@ def _pl_touch_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int
                         "last_touch_event", "steps", "converted")
 
 
+# Up to this many (a, b) cells, _distinct_pairs marks the pairs in a table of booleans (64 MB at most) instead
+# of sorting: periods × customers, customers × channels.
+_PAIR_TABLE_CELLS = 64_000_000
+
+
 def _distinct_pairs(a: pl.Series, b: pl.Series) -> pl.DataFrame:
-    """The distinct (a, b) pairs of two non-negative integer columns (as columns a, b) in (a, b) order, packed
-    into one UInt64 when they fit."""
+    """The distinct (a, b) pairs of two non-negative integer columns (as columns a, b) in (a, b) order: marked
+    in a table of booleans when a × b is small enough, else packed into one UInt64 and sorted."""
+    if len(a) and a.null_count() == 0 and b.null_count() == 0 and min(int(a.min()), int(b.min())) >= 0:
+        rows, cols = int(a.max()) + 1, int(b.max()) + 1
+        if rows * cols <= _PAIR_TABLE_CELLS:
+            seen = np.zeros((rows, cols), dtype=bool)
+            seen[a.to_numpy(), b.to_numpy()] = True
+            ia, ib = np.nonzero(seen)  # in (a, b) order
+            return pl.DataFrame({"a": pl.Series(ia).cast(a.dtype), "b": pl.Series(ib).cast(b.dtype)})
     key = _pack([a, b])
     if key is None:
         return pl.DataFrame({"a": a, "b": b}).unique().sort("a", "b")

@@ -84,6 +84,17 @@ def test_touch_seq_with_many_same_moment_ties_matches_duckdb(in_time_order):
     assert pairs.height == mine["customer_id"].n_unique() == pairs["customer_code"].n_unique()
 
 
+def test_distinct_pairs_by_table_and_by_sort_agree(monkeypatch):
+    a = pl.Series([3, 0, 3, 2, 0, 3], dtype=pl.UInt32)
+    b = pl.Series([1, 5, 1, 0, 5, 0], dtype=pl.Int64)
+    by_table = engine._distinct_pairs(a, b)
+    # (0,5), (2,0), (3,0), (3,1): each pair once, in (a, b) order, with the inputs' types
+    assert by_table.rows() == [(0, 5), (2, 0), (3, 0), (3, 1)]
+    assert by_table.schema == pl.Schema({"a": pl.UInt32, "b": pl.Int64})
+    monkeypatch.setattr(engine, "_PAIR_TABLE_CELLS", 0)  # too big for a table: the sorted packed keys
+    assert_frame_equal(engine._distinct_pairs(a, b), by_table)
+
+
 def test_sessions_and_facts_on_hand_made_touches_agree_on_polars_and_duckdb():
     t = polars_touches(small_touches(), None)
     con = duckdb.connect()
