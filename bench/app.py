@@ -51,7 +51,7 @@ class Steps(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if message.startswith("report "):
-            self.lines.append(re.sub(r"^report \w+: ", "", message))
+            self.lines.append(re.sub(r"^report \S+: ", "", message))
 
 
 def tables_for(customers: int, parquet: Path | None):
