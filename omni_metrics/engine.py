@@ -222,6 +222,19 @@ def customer_codes(frame: pl.DataFrame) -> pl.Series:
     return _codes(frame["customer_id"]).alias("customer_code")
 
 
+def _first_rows(codes: pl.Series) -> pl.Series:
+    """The row numbers (UInt32, ascending) of each code's first row: with a running minimum per code over a
+    table indexed by code when the codes are small non-negative integers (a third of the time of
+    is_first_distinct on 20 M rows), else is_first_distinct."""
+    n = len(codes)
+    if n and codes.null_count() == 0 and int(codes.min()) >= 0 and int(codes.max()) < max(4 * n, 1 << 20):
+        values = codes.to_numpy()
+        first = np.full(int(codes.max()) + 1, n, dtype=np.int64)
+        np.minimum.at(first, values, np.arange(n, dtype=np.int64))
+        return pl.Series("row", np.sort(first[first < n]), dtype=pl.UInt32)
+    return codes.is_first_distinct().arg_true().cast(pl.UInt32).alias("row")
+
+
 def _pack(columns: list[pl.Series]) -> pl.Series | None:
     """One UInt64 whose order is the lexicographic order of these non-negative integer columns, or None when
     their bits do not fit in 63."""
@@ -323,7 +336,7 @@ def window_counts(t: Any, orders: Any | None) -> dict[str, int]:
     if isinstance(t, pl.DataFrame) and (orders is None or isinstance(orders, pl.DataFrame)):
         code = customer_codes(t)
         buy = (t["event_type"] == "purchase").fill_null(False)
-        ids = [t["customer_id"].filter(code.is_first_distinct())]  # each touch customer's id once
+        ids = [t["customer_id"].gather(_first_rows(code))]  # each touch customer's id once
         if orders is not None:
             ids.append(orders["customer_id"])
         return {"customers": int(pl.concat(ids).n_unique()),
@@ -362,9 +375,36 @@ def order_channels(orders: Any) -> pl.DataFrame:
                                                          nw.col("revenue").sum()))
 
 
+def _pl_funnel_table(t: pl.DataFrame) -> pl.DataFrame | None:
+    """funnel_best for polars touches through a customers × channels table of best stages (a running maximum,
+    one pass), or None when that table would be too large or the codes have gaps a table cannot hold."""
+    code = customer_codes(t)
+    if t.is_empty() or code.null_count() or t["stage_rank"].null_count():
+        return None
+    channel, lookup = _coded(t["channel"])
+    missing = int(lookup["code"].max()) + 1 if lookup.height else 0  # a null channel: a column of its own
+    customers, columns = int(code.max()) + 1, missing + 1
+    if customers * columns > _PAIR_TABLE_CELLS:
+        return None
+    best = np.full((customers, columns), -1, dtype=np.int16)
+    np.maximum.at(best, (code.to_numpy(), channel.fill_null(missing).to_numpy()),
+                  t["stage_rank"].cast(pl.Int16).to_numpy())
+    names = dict(zip(lookup["code"].to_list(), lookup["value"].to_list(), strict=True))
+    rows: list[tuple[str | None, int, int]] = []
+    for column in range(columns):
+        counts = np.bincount(best[:, column][best[:, column] >= 0])
+        rows += [(names.get(column), stage, int(n)) for stage, n in enumerate(counts) if n]
+    overall = best.max(axis=1)
+    rows += [(None, stage, int(n)) for stage, n in enumerate(np.bincount(overall[overall >= 0])) if n]
+    return pl.DataFrame(rows, schema={"channel": pl.String, "stage_rank": pl.Int8, "customers": pl.Int64},
+                        orient="row")
+
+
 def funnel_best(t: Any) -> pl.DataFrame:
     """Customers per best stage reached, per channel and overall (channel null): channel, stage_rank, customers."""
     if isinstance(t, pl.DataFrame):
+        if (by_table := _pl_funnel_table(t)) is not None:
+            return by_table
         narrow = t.select(customer_codes(t), "channel", "stage_rank")
         best = narrow.group_by("customer_code", "channel").agg(pl.col("stage_rank").max())
         a = best.group_by("channel", "stage_rank").agg(pl.len().cast(pl.Int64).alias("customers"))
@@ -445,8 +485,8 @@ def _union_customer_codes(t: pl.DataFrame, orders: pl.DataFrame | None,
         code, ids = _coded(union["customer_id"])
         return code, ids
     codes = t["customer_code"].cast(pl.UInt32)
-    ids = t.filter(pl.col("customer_code").is_first_distinct() & pl.col("customer_code").is_not_null()).select(
-        pl.col("customer_code").cast(pl.UInt32).alias("code"), pl.col("customer_id").alias("value"))
+    firsts = t[_first_rows(t["customer_code"])].filter(pl.col("customer_code").is_not_null())
+    ids = firsts.select(pl.col("customer_code").cast(pl.UInt32).alias("code"), pl.col("customer_id").alias("value"))
     if orders is None:
         return codes, ids
     found = orders.select("customer_id").join(ids.rename({"value": "customer_id"}), on="customer_id",

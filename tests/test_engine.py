@@ -84,6 +84,31 @@ def test_touch_seq_with_many_same_moment_ties_matches_duckdb(in_time_order):
     assert pairs.height == mine["customer_id"].n_unique() == pairs["customer_code"].n_unique()
 
 
+def test_first_rows_of_each_code():
+    codes = pl.Series([5, 2, 5, 0, 2, 7], dtype=pl.UInt32)
+    # first rows: 5 at 0, 2 at 1, 0 at 3, 7 at 5
+    assert engine._first_rows(codes).to_list() == [0, 1, 3, 5]
+    assert engine._first_rows(codes).to_list() == codes.is_first_distinct().arg_true().to_list()
+    with_null = pl.Series([None, 3, None, 3, 1], dtype=pl.UInt32)  # not a table's job: is_first_distinct
+    assert engine._first_rows(with_null).to_list() == [0, 1, 4]
+    assert engine._first_rows(pl.Series([], dtype=pl.UInt32)).to_list() == []
+
+
+def test_funnel_by_table_equals_the_grouped_count_and_duckdb(monkeypatch):
+    t = polars_touches(small_touches(), None)
+    key = ["channel", "stage_rank"]
+    by_table = engine.funnel_best(t).sort(key, nulls_last=True)
+    on_duck = engine.funnel_best(on_duckdb(t, duckdb.connect())).sort(key, nulls_last=True)
+    assert_frame_equal(by_table, on_duck, check_dtypes=False)
+    monkeypatch.setattr(engine, "_PAIR_TABLE_CELLS", 0)  # too big for a table: the grouped count
+    assert_frame_equal(engine.funnel_best(t).sort(key, nulls_last=True), by_table)
+    # both customers bought (a on web, b in the app): overall, 2 customers whose best stage is the purchase;
+    # email only saw a's email_open, so its one customer's best stage is lower
+    purchase = by_table["stage_rank"].max()
+    assert by_table.filter(pl.col("channel").is_null()).rows() == [(None, purchase, 2)]
+    assert by_table.filter(pl.col("channel") == "email")["stage_rank"].to_list()[0] < purchase
+
+
 def test_distinct_pairs_by_table_and_by_sort_agree(monkeypatch):
     a = pl.Series([3, 0, 3, 2, 0, 3], dtype=pl.UInt32)
     b = pl.Series([1, 5, 1, 0, 5, 0], dtype=pl.Int64)
