@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from report_checks import assert_same
 
 from omni_metrics.report import Settings, add_models, build_report
 from omni_metrics.schema import TABLES
@@ -207,22 +208,6 @@ def test_sample_report_rates_and_filters(sample_tables):
     assert web.data["overall"]["orders"] < full.data["overall"]["orders"]
 
 
-def assert_close(got, want, path="report"):
-    """Two JSON values equal, floats to 1e-9 relative."""
-    if isinstance(want, dict):
-        assert list(got) == list(want), path
-        for key in want:
-            assert_close(got[key], want[key], f"{path}.{key}")
-    elif isinstance(want, list):
-        assert len(got) == len(want), path
-        for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            assert_close(g, w, f"{path}[{i}]")
-    elif isinstance(want, float) and isinstance(got, float):
-        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12), (path, got, want)
-    else:
-        assert got == want, (path, got, want)
-
-
 def test_models_added_later_give_the_same_report(sample_tables):
     """The dashboard shows the descriptive figures first and adds the models to that report later: the result
     is the report built in one go, key for key and customer for customer."""
@@ -236,7 +221,7 @@ def test_models_added_later_give_the_same_report(sample_tables):
     # Equal up to the last bits of a float: polars sums in parallel, so two builds of the same report can
     # already differ in the 16th digit of a revenue total.
     assert list(later.data) == list(whole.data)
-    assert_close(json.loads(later.to_json()), json.loads(whole.to_json()))
+    assert_same(json.loads(later.to_json()), json.loads(whole.to_json()), abs_tol=1e-12)
     assert later.customers["predicted_clv"].null_count() < later.customers.height
     assert_frame_equal(later.customers, whole.customers, check_exact=False, rel_tol=1e-9)
     assert later.frames.keys() == whole.frames.keys()
