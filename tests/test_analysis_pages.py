@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import streamlit as st
+from app_harness import scratch_store
 from streamlit.testing.v1 import AppTest
 
 from omni_metrics.i18n import Locale
@@ -23,18 +23,11 @@ EN = Locale("en", "TRY")  # the sample is stored in Turkish lira
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     """(store, sample id, tables, report under the default settings), in a scratch OMNI_DATA_DIR."""
-    path = tmp_path_factory.mktemp("omni_pages")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OMNI_DATA_DIR", str(path))
-        mp.delenv("OMNI_DATABASE_URL", raising=False)
-        st.cache_resource.clear()
-        st.cache_data.clear()
+    with scratch_store(tmp_path_factory.mktemp("omni_pages")) as path:
         store = Store(data_dir=path)
         dataset_id = store.sample_dataset_id()
         tables = store.load_tables(dataset_id)
         yield store, dataset_id, tables, build_report(tables, Settings())
-        st.cache_resource.clear()
-        st.cache_data.clear()
 
 
 def run(page: str = "overview", **query) -> AppTest:

@@ -20,9 +20,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-import streamlit as st
+from app_harness import scratch_store
 from google.protobuf.json_format import MessageToDict
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from omni_metrics.charts import ATTRIBUTION_MODELS, CHANNEL_COLOURS
@@ -354,23 +353,9 @@ def untranslated(pages: dict[str, list[tuple[str, str]]], lang: str) -> list[str
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("omni_i18n")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OMNI_DATA_DIR", str(path))
-        mp.delenv("OMNI_DATABASE_URL", raising=False)
-        # Keep AppTest in st.navigation mode, so a click on the Data page is not lost (see app_harness.app_env).
-        original = PagesManager.__init__
-
-        def init(self, *args, **kwargs):
-            original(self, *args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-        mp.setattr(PagesManager, "__init__", init)
-        st.cache_resource.clear()  # the app's Store is process-wide: make it open this directory
-        st.cache_data.clear()
+    # st.navigation mode, so a click on the Data page is not lost (see app_harness.keep_navigation_mode)
+    with scratch_store(tmp_path_factory.mktemp("omni_i18n"), navigation=True) as path:
         yield path
-        st.cache_resource.clear()
-        st.cache_data.clear()
 
 
 def _upload(at: AppTest) -> AppTest:

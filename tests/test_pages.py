@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import streamlit as st
+from app_harness import scratch_store
 from streamlit.testing.v1 import AppTest
 
 from omni_metrics.i18n import Locale
@@ -26,15 +26,8 @@ TILES = {"customers": "count", "buyers": "count", "revenue": "money", "aov": "mo
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     """One scratch OMNI_DATA_DIR for the module: the sample is stored on the first run and reports stay cached."""
-    path = tmp_path_factory.mktemp("omni_data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OMNI_DATA_DIR", str(path))
-        mp.delenv("OMNI_DATABASE_URL", raising=False)
-        st.cache_resource.clear()  # the app's Store is process-wide: make it open this directory
-        st.cache_data.clear()
+    with scratch_store(tmp_path_factory.mktemp("omni_data")) as path:
         yield path
-        st.cache_resource.clear()
-        st.cache_data.clear()
 
 
 @pytest.fixture(scope="module")
