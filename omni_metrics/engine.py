@@ -155,22 +155,17 @@ def pl_customer_seq(frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     else:  # a group's rows in time order, ties by row number (a group's row numbers come in ascending order)
         keyed = keyed.with_columns(t=ts)
         groups = keyed.group_by("c", maintain_order=True).agg(pl.col("i").sort_by("t", maintain_order=True))
-    lengths = groups["i"].list.len().cast(pl.Int64)
+    lengths = groups["i"].list.len().to_numpy()
     grouped = groups["i"].explode().to_numpy()  # row numbers by customer, then time
-    starts = (lengths.cum_sum() - lengths).to_numpy()
-    first = np.zeros(n, dtype=np.int64)
-    first[starts] = 1
-    code_g = np.cumsum(first) - 1  # the group number at each place
-    place = np.arange(n, dtype=np.int64)
-    seq_g = place - starts[code_g]
+    code_g = np.repeat(np.arange(len(lengths), dtype=np.uint32), lengths)  # at each place: its group
+    seq_g = np.arange(n, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # place in group
     code = np.empty(n, dtype=np.uint32)
     code[grouped] = code_g
     seq = np.empty(n, dtype=np.int64)
     seq[grouped] = seq_g
-    # same customer, same moment: neighbours in (customer, time) order with equal timestamps
-    t_g = ts.to_numpy()[grouped] if ts.null_count() == 0 else None
-    if t_g is None:  # (canonical touches have no null timestamp; be safe) compare with nulls as values
-        t_g = ts.gather(pl.Series(grouped)).fill_null(ts.min()).to_numpy()
+    # same customer, same moment: neighbours in (customer, time) order with equal timestamps (a null timestamp,
+    # which canonical touches do not have, compares as the earliest one)
+    t_g = ts.fill_null(ts.min()).to_numpy()[grouped]
     tie = np.zeros(n, dtype=bool)
     equal = (t_g[1:] == t_g[:-1]) & (code_g[1:] == code_g[:-1])
     tie[1:] |= equal
@@ -377,7 +372,7 @@ def order_channels(orders: Any) -> pl.DataFrame:
 
 def _pl_funnel_table(t: pl.DataFrame) -> pl.DataFrame | None:
     """funnel_best for polars touches through a customers × channels table of best stages (a running maximum,
-    one pass), or None when that table would be too large or the codes have gaps a table cannot hold."""
+    one pass), or None when that table would be too large or a customer code or stage is missing."""
     code = customer_codes(t)
     if t.is_empty() or code.null_count() or t["stage_rank"].null_count():
         return None
@@ -482,23 +477,20 @@ def _union_customer_codes(t: pl.DataFrame, orders: pl.DataFrame | None,
     customers up by id, and give a customer seen only in orders a new code — instead of coding the ~20 M ids
     of the union again (a third of the per-customer facts' time at a million customers)."""
     if "customer_code" not in t.columns or t.is_empty():
-        code, ids = _coded(union["customer_id"])
-        return code, ids
+        return _coded(union["customer_id"])
     codes = t["customer_code"].cast(pl.UInt32)
     firsts = t[_first_rows(t["customer_code"])].filter(pl.col("customer_code").is_not_null())
     ids = firsts.select(pl.col("customer_code").cast(pl.UInt32).alias("code"), pl.col("customer_id").alias("value"))
     if orders is None:
         return codes, ids
-    found = orders.select("customer_id").join(ids.rename({"value": "customer_id"}), on="customer_id",
-                                              how="left", maintain_order="left")
-    missing = found.filter(pl.col("code").is_null() & pl.col("customer_id").is_not_null())
-    if missing.height:
-        new = missing.select(pl.col("customer_id").unique(maintain_order=True).alias("value"))
-        new = new.with_columns((pl.int_range(pl.len(), dtype=pl.UInt32) + int(codes.max()) + 1).alias("code"))
-        ids = pl.concat([ids, new.select("code", "value")])
-        found = found.join(new.rename({"value": "customer_id", "code": "_new"}), on="customer_id", how="left",
-                           maintain_order="left").with_columns(pl.coalesce("code", "_new").alias("code"))
-    return pl.concat([codes, found["code"]]), ids
+    known = ids.rename({"value": "customer_id"})
+    new = orders.select(pl.col("customer_id").drop_nulls().unique(maintain_order=True)).join(
+        known, on="customer_id", how="anti")
+    if new.height:
+        known = pl.concat([known, new.select(
+            (pl.int_range(pl.len(), dtype=pl.UInt32) + int(codes.max()) + 1).alias("code"), "customer_id")])
+    found = orders.select("customer_id").join(known, on="customer_id", how="left", maintain_order="left")
+    return pl.concat([codes, found["code"]]), known.rename({"customer_id": "value"})
 
 
 def _pl_touch_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int) -> pl.DataFrame:
@@ -552,8 +544,8 @@ def _pl_touch_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int
                         "last_touch_event", "steps", "converted")
 
 
-# Up to this many (a, b) cells, _distinct_pairs marks the pairs in a table of booleans (64 MB at most) instead
-# of sorting: periods × customers, customers × channels.
+# Up to this many cells, _distinct_pairs marks (a, b) pairs in a table of booleans (64 MB at most) instead of
+# sorting — periods × customers, customers × channels — and the funnel keeps customers × channels best stages.
 _PAIR_TABLE_CELLS = 64_000_000
 
 
