@@ -283,17 +283,27 @@ def _pl_sessions(t: pl.DataFrame, gap_minutes: int) -> pl.DataFrame:
     return named
 
 
-def session_counts(t: Any, gap_minutes: int, period: str = "month") -> pl.DataFrame:
-    """Sessions and converting sessions per (channel, p): the one pass over the sessions that both the
-    per-channel table and the per-period trend sum up."""
+def session_days(t: Any, gap_minutes: int) -> pl.DataFrame:
+    """Sessions and converting sessions per (channel, day of the session's first touch; days since 1970-01-01):
+    the one pass over the sessions that the per-channel table and the trend of any period sum up (a day lies in
+    one week, month and quarter), so a change of period does not sessionise again."""
     if isinstance(t, pl.DataFrame):
-        return _pl_sessions(t, gap_minutes).group_by(
-            "channel", pl_period_index(pl.col("start"), period).alias("p")).agg(
-            pl.len().cast(pl.Int64).alias("sessions"), pl.col("converts").cast(pl.Int64).sum()
-            .alias("converting_sessions"))
-    return collect(sessions(t, gap_minutes, period).group_by("channel", "p").agg(
-        nw.len().cast(nw.Int64).alias("sessions"),
-        nw.col("converts").cast(nw.Int64).sum().alias("converting_sessions")))
+        s = _pl_sessions(t, gap_minutes).select(
+            "channel", "converts", pl.col("start").dt.date().cast(pl.Int64).alias("day"))
+    else:
+        s = collect(sessions(t, gap_minutes).select("channel", "converts", day_number(nw.col("start")).alias("day")))
+    return s.group_by("channel", "day").agg(pl.len().cast(pl.Int64).alias("sessions"),
+                                            pl.col("converts").cast(pl.Int64).sum().alias("converting_sessions"))
+
+
+def session_counts(t: Any, gap_minutes: int, period: str = "month",
+                   days: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Sessions and converting sessions per (channel, p), from `days` (session_days of the same touches) when
+    given."""
+    if days is None:
+        days = session_days(t, gap_minutes)
+    p = pl_period_index(pl.col("day").cast(pl.Int32).cast(pl.Date), period).alias("p")
+    return days.group_by("channel", p).agg(pl.col("sessions").sum(), pl.col("converting_sessions").sum())
 
 
 def channel_conversion(t: Any, gap_minutes: int, counts: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -425,7 +435,7 @@ def funnel_best(t: Any) -> pl.DataFrame:
 @dataclass
 class CustomerRollups:
     facts: pl.DataFrame  # one row per customer (see customer_facts)
-    activity: pl.DataFrame  # customer_id, p, revenue: completed orders per customer and period (cohort grid)
+    activity: pl.DataFrame | None  # customer_id, p, revenue: completed orders per customer and period
 
 
 def _touch_facts(t_all: Any, orders_all: Any | None, as_of_day: int) -> pl.DataFrame:
@@ -568,8 +578,9 @@ def _distinct_pairs(a: pl.Series, b: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({"a": (packed // (1 << bits)).cast(a.dtype), "b": (packed % (1 << bits)).cast(b.dtype)})
 
 
-def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: str) -> CustomerRollups:
-    """Lifetime per-customer facts up to as_of (§2, §4, §6, §8) and per-customer-period order activity (§3).
+def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: str | None) -> CustomerRollups:
+    """Lifetime per-customer facts up to as_of (§2, §4, §6, §8) and per-customer-period order activity (§3;
+    None when `period` is).
 
     facts: customer_id, first_order, acquisition_channel, orders, revenue, last_order, frequency, recency, T,
     monetary_value, n_channels, last_touch_channel, last_touch_event, days_silent, active_days, own_gap, steps,
@@ -583,7 +594,8 @@ def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: 
     activity = pl.DataFrame(schema={"customer_id": pl.String, "p": pl.Int64, "revenue": pl.Float64})
     if orders_all is not None:
         lo = lazy(orders_all)
-        first, activity = order_activity(orders_all, period)
+        first = first_orders(orders_all)
+        activity = period_activity(orders_all, period) if period is not None else activity
         totals = collect(lo.group_by("customer_id").agg(
             nw.len().cast(nw.Int64).alias("orders"), nw.col("revenue").sum().alias("revenue"),
             nw.col("timestamp").max().alias("last_order")))
@@ -603,19 +615,28 @@ def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: 
             .otherwise(0.0).alias("monetary_value"))
         facts = facts.join(first, on="customer_id", how="left").join(totals, on="customer_id", how="left") \
             .join(summary, on="customer_id", how="left")
-    return CustomerRollups(facts=facts, activity=activity.with_columns(pl.col("p").cast(pl.Int64)))
+    return CustomerRollups(facts=facts, activity=activity if period is not None else None)
 
 
 def order_activity(orders: Any, period: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Each buyer's first order (customer_id, first_order, acquisition_channel; ties: the smaller order_id as
     text) and their completed orders per period (customer_id, p, revenue): the cohort grid's input (§2, §3)."""
-    lo = lazy(orders)
+    return first_orders(orders), period_activity(orders, period)
+
+
+def first_orders(orders: Any) -> pl.DataFrame:
+    """Each buyer's first order: customer_id, first_order, acquisition_channel (ties: the smaller order_id as
+    text)."""
     is_first = nw.col("order_id").cum_count().over("customer_id", order_by=["timestamp", "order_id"]) == 1
-    first = collect(lo.filter(is_first).select("customer_id", nw.col("timestamp").alias("first_order"),
-                                               nw.col("channel").alias("acquisition_channel")))
-    activity = collect(lo.group_by("customer_id", period_index(nw.col("timestamp"), period).alias("p"))
+    return collect(lazy(orders).filter(is_first).select("customer_id", nw.col("timestamp").alias("first_order"),
+                                                        nw.col("channel").alias("acquisition_channel")))
+
+
+def period_activity(orders: Any, period: str) -> pl.DataFrame:
+    """Completed orders per customer and period: customer_id, p, revenue."""
+    activity = collect(lazy(orders).group_by("customer_id", period_index(nw.col("timestamp"), period).alias("p"))
                        .agg(nw.col("revenue").sum()))
-    return first, activity.with_columns(pl.col("p").cast(pl.Int64))
+    return activity.with_columns(pl.col("p").cast(pl.Int64))
 
 
 # --- Spark input ---------------------------------------------------------------------------------------------

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time
+from threading import Lock
 from typing import Any
 
 import polars as pl
@@ -234,11 +236,53 @@ def segment_ids(customers: pl.DataFrame | None, segments: Mapping[str, tuple[str
     return chosen["customer_id"].unique()
 
 
-def prepare(tables: Mapping[str, pl.DataFrame], settings: Settings) -> Prepared:
-    """The as_of cut (rows after it counted per table), the filters, completed orders, and the touches."""
+class Memo:
+    """Parts of reports that other settings reuse, for a caller that builds report after report of one dataset
+    (the dashboard: a filter change must not redo what it leaves alone). A key names a part and everything it
+    depends on — the as_of cut; the per-customer facts of a channel choice; the sessions of a window — so a part
+    is only ever reused where it would be computed the same. Keys hold no dataset: one Memo per dataset. Keeps the
+    `size` newest parts of each kind; safe to share between threads (a part two threads miss at once is
+    computed twice, the second result kept)."""
+
+    def __init__(self, size: int = 3) -> None:
+        self.size = size
+        self._parts: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = Lock()
+
+    def peek(self, key: tuple) -> Any | None:
+        with self._lock:
+            if key in self._parts:
+                self._parts.move_to_end(key)
+                return self._parts[key]
+        return None
+
+    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
+        found = self.peek(key)
+        if found is not None:
+            return found
+        value = make()
+        with self._lock:
+            self._parts[key] = value
+            same_kind = [k for k in self._parts if k[0] == key[0]]
+            for old in same_kind[:-self.size]:
+                del self._parts[old]
+        return value
+
+
+def prepare(tables: Mapping[str, pl.DataFrame], settings: Settings, memo: Memo | None = None) -> Prepared:
+    """The as_of cut (rows after it counted per table), the filters, completed orders, and the touches.
+
+    The touches of every filtered view are rows of the unfiltered touches, in the same tie order: the cut and
+    its touches are computed once per as_of (and kept in `memo`), the filters only keep rows."""
     as_of = resolve_as_of(settings, default_as_of(tables))
     if as_of is None:
         raise ValueError("There is nothing to report on: upload interactions or orders.")
+    base = (memo or Memo()).get(("cut", as_of), lambda: _cut(tables, as_of))
+    return _filtered(base, settings)
+
+
+def _cut(tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
+    """The tables cut at as_of (rows after it counted per table), completed orders, and the touches."""
     after: dict[str, int] = {}
 
     def cut(name: str, column: str = "timestamp") -> pl.DataFrame | None:
@@ -253,27 +297,29 @@ def prepare(tables: Mapping[str, pl.DataFrame], settings: Settings) -> Prepared:
         return kept
 
     interactions, orders, surveys, spend = cut("interactions"), cut("orders"), cut("surveys"), cut("spend", "date")
-    customers = tables.get("customers")
     after["customers"] = 0
     # DATA.md: orders become purchase touches when the interactions hold no purchase at all — a property of the
     # dataset up to as_of, judged before any filter (a channel filter must not turn orders into touches).
     add_orders = not engine.has_purchase(interactions)
-    if settings.channels:
-        wanted = list(settings.channels)
-        interactions, orders, surveys, spend = (
-            f.filter(pl.col("channel").is_in(wanted)) if f is not None else None
-            for f in (interactions, orders, surveys, spend)
-        )
-    notes: list[str] = []
-    ids = segment_ids(customers, settings.segments, notes)
-    if ids is not None:
-        interactions, orders, surveys = (
-            f.filter(pl.col("customer_id").is_in(ids.implode())) if f is not None else None
-            for f in (interactions, orders, surveys)
-        )
     completed = orders.filter(pl.col("status").fill_null("completed") == "completed") if orders is not None else None
-    return Prepared(as_of, interactions, completed, surveys, spend, customers,
-                    touches(interactions, completed, add_orders=add_orders), after, notes)
+    return Prepared(as_of, interactions, completed, surveys, spend, tables.get("customers"),
+                    touches(interactions, completed, add_orders=add_orders), after)
+
+
+def _filtered(base: Prepared, settings: Settings) -> Prepared:
+    """The cut's rows that the channel and segment filters keep (the touches keep their tie order)."""
+    interactions, orders, surveys, spend, t = base.interactions, base.orders, base.surveys, base.spend, base.touches
+    if settings.channels:
+        wanted = pl.col("channel").is_in(list(settings.channels))
+        interactions, orders, surveys, spend, t = (f.filter(wanted) if f is not None else None
+                                                   for f in (interactions, orders, surveys, spend, t))
+    notes: list[str] = []
+    ids = segment_ids(base.customers, settings.segments, notes)
+    if ids is not None:  # spend has no customers: it stays as the channel filter left it
+        chosen = pl.col("customer_id").is_in(ids.implode())
+        interactions, orders, surveys, t = (f.filter(chosen) if f is not None else None
+                                            for f in (interactions, orders, surveys, t))
+    return Prepared(base.as_of, interactions, orders, surveys, spend, base.customers, t, base.after_as_of, notes)
 
 
 TOUCH_SCHEMA = {"customer_id": pl.String, "timestamp": pl.Datetime("us"), "channel": pl.String,
@@ -395,16 +441,18 @@ NPS_EXTRA = ["promoters", "passives", "detractors", "csat_responses", "small_sam
 
 def build_report(tables: Mapping[str, pl.DataFrame], settings: Settings | None = None,
                  progress: Callable[[str], None] | None = None,
-                 rows: Mapping[str, Mapping[str, Any]] | None = None, *, models: bool = True) -> Report:
+                 rows: Mapping[str, Mapping[str, Any]] | None = None, *, models: bool = True,
+                 memo: Memo | None = None) -> Report:
     """Every figure of METRICS.md §10 for these tables under these settings.
 
     `rows` is the loader's per-table {read, used, set_aside, duplicates_dropped}; after_as_of is added here.
     `models=False` leaves out the CLV and churn models and attribution (their keys say so) and keeps what they
     need in `Report.inputs`: `add_models` adds them later (the dashboard shows the descriptive pages first), and
     the benchmark of the descriptive sections uses it. `build_report(..., models=True)` is exactly
-    `add_models(build_report(..., models=False))`.
+    `add_models(build_report(..., models=False))`. `memo` (one per dataset) keeps the parts other settings reuse:
+    a report built with it is the report built without it, sooner.
     """
-    report = _descriptive(tables, settings or Settings(), progress, rows)
+    report = _descriptive(tables, settings or Settings(), progress, rows, memo)
     if models:
         return add_models(report, progress)
     (progress or (lambda _msg: None))("done")
@@ -456,13 +504,15 @@ def _clv_by(customers: pl.DataFrame) -> dict[str, pl.DataFrame]:
     return {f"clv_by_{by}": clv_history.clv_by(customers, by) for by in ("cohort", "acquisition_channel", "n_channels")}
 
 
-def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings,
-                 progress: Callable[[str], None] | None, rows: Mapping[str, Mapping[str, Any]] | None) -> Report:
-    """Every figure but the models and attribution, with what those need in `inputs`."""
+def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progress: Callable[[str], None] | None,
+                 rows: Mapping[str, Mapping[str, Any]] | None, memo: Memo | None = None) -> Report:
+    """Every figure but the models and attribution, with what those need in `inputs`. The parts that a
+    change of period, start date or segment leaves alone come from `memo` when it holds them (see Memo)."""
     say = progress or (lambda _msg: None)
+    memo = memo if memo is not None else Memo()
     say("preparing touches")
     spark = any(engine.is_spark(f) for f in tables.values())
-    prep = _prepare_spark(tables, settings) if spark else prepare(tables, settings)
+    prep = _prepare_spark(tables, settings) if spark else prepare(tables, settings, memo)
     as_of, period = prep.as_of, settings.period
     as_of_period = pl.select(period_index(pl.lit(as_of), period)).item()
     # start limits the event-window figures; lifetime figures use the whole history up to as_of
@@ -475,31 +525,29 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings,
         else prep.spend
     missing = {name: sentence for name, sentence in MISSING.items() if name not in tables}
     notes = list(missing.values()) + prep.notes
+    e = _EngineFrames(settings.engine, t, t_all, orders, orders_all)
+    # what the lifetime figures depend on besides the dataset; the window's add the start and the session gap
+    view = (as_of, settings.channels, tuple(sorted(settings.segments.items())), settings.engine)
 
     say("sessions and conversion")
-    e = _EngineFrames(settings.engine, t, t_all, orders, orders_all)
-    session_counts = engine.session_counts(e.t, settings.session_gap_minutes, period)
-    conv = engine.channel_conversion(e.t, settings.session_gap_minutes, session_counts)
+    window = memo.get(("window", *view, settings.start, settings.session_gap_minutes),
+                      lambda: _Window.of(e, settings.session_gap_minutes))
 
     say("per-customer facts")
-    rollups = engine.customer_facts(e.t_all, e.orders_all, as_of, period)
-    facts = _with_order_facts(rollups.facts, orders_all is not None, period)
-    facts = silence.add_silence(facts, settings.silence_factor, settings.silence_floor_days).with_columns(
-        pl.col("steps").list.join(" > ").alias("journey")).drop("active_days", "own_gap")
-
-    say("RFM segments")
-    facts = facts.join(rfm.rfm_scores(facts.filter(pl.col("orders") > 0), as_of.date()), on="customer_id",
-                       how="left")
+    customer_facts = memo.get(("facts", *view), lambda: _customer_facts(memo, e, prep, settings, view))
+    life = memo.get(("lifetime", *view, settings.silence_factor, settings.silence_floor_days),
+                    lambda: _Lifetime.of(customer_facts, orders_all is not None, prep.surveys, settings, as_of, say))
+    facts = life.facts.with_columns(
+        period_label(period_index(pl.col("first_order"), period), period).alias("cohort"))
 
     clv_dict: dict[str, Any] = {"error": "not computed yet"}
     churn_dict: dict[str, Any] = {"error": "not computed yet"}
 
     say("channels")
-    by_order_channel = engine.order_channels(e.orders) if orders is not None else None
+    conv, by_order_channel, counts = window.conversion, window.order_channels, window.counts
     channels_frame = _channel_table(conv, by_order_channel, facts, surveys, spend, start, as_of)
 
     say("overall figures")
-    counts = engine.window_counts(e.t, e.orders)
     n_orders = int(by_order_channel["orders"].sum()) if orders is not None else None
     revenue = float(by_order_channel["revenue"].sum()) if orders is not None else None
     survey_all = nps.overall(surveys) if surveys is not None else {}
@@ -525,25 +573,18 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings,
     }
 
     say("cohorts")
-    cohort_frame, retention = cohorts.cohort_grid(rollups.activity if orders_all is not None else None,
-                                                  facts.filter(pl.col("first_order").is_not_null()), period,
-                                                  as_of_period)
+    activity = engine.period_activity(e.orders_all, period) if orders_all is not None else None
+    cohort_frame, retention = cohorts.cohort_grid(activity, facts.filter(pl.col("first_order").is_not_null()),
+                                                  period, as_of_period)
     nps_periods = nps.nps_by_period(surveys, period)
-
-    say("silent moments")
-    moments = silence.silent_moments(facts)
-
+    moments, top_journeys, sankey, mix = life.moments, life.journeys, life.sankey, life.mix
     attribution, attribution_error = None, "not computed yet"
-
-    say("journeys")
-    top_journeys = journeys.journeys(facts)
-    sankey = journeys.sankey(facts)
-    mix = journeys.channel_mix(facts, prep.surveys)
-    trend = _trend(e, surveys, facts, period, start, session_counts)
+    say("trend")
+    trend = _trend(e, surveys, facts, period, start, engine.session_counts(None, 0, period, window.days))
 
     customers_out = _customers_out(facts)
     segments = rfm.rfm_segments(customers_out)
-    funnel_frame = conversion.funnel(engine.funnel_best(e.t))
+    funnel_frame = window.funnel
 
     data = {
         "as_of": as_of.isoformat(sep=" "),
@@ -579,15 +620,13 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings,
                   inputs=ModelInputs(t_all, orders_all, prep.surveys, as_of, facts))
 
 
-def _with_order_facts(facts: pl.DataFrame, has_orders: bool, period: str) -> pl.DataFrame:
+def _with_order_facts(facts: pl.DataFrame, has_orders: bool) -> pl.DataFrame:
     """The order columns of the per-customer facts: zero orders for customers who only touched; all null
     (and zero orders) without an orders table."""
     if has_orders and "orders" in facts.columns:
-        return facts.with_columns(
-            period_label(period_index(pl.col("first_order"), period), period).alias("cohort"),
-            pl.col("orders").fill_null(0), pl.col("revenue").fill_null(0.0))
+        return facts.with_columns(pl.col("orders").fill_null(0), pl.col("revenue").fill_null(0.0))
     return facts.with_columns(
-        pl.lit(None, pl.Datetime("us")).alias("first_order"), pl.lit(None, pl.String).alias("cohort"),
+        pl.lit(None, pl.Datetime("us")).alias("first_order"),
         pl.lit(None, pl.String).alias("acquisition_channel"), pl.lit(0, pl.Int64).alias("orders"),
         pl.lit(0.0).alias("revenue"), pl.lit(None, pl.Datetime("us")).alias("last_order"),
         *(pl.lit(None, pl.Float64).alias(c) for c in ("frequency", "recency", "T", "monetary_value")))
@@ -676,17 +715,83 @@ def _trend(e: _EngineFrames, surveys, facts, period, start, session_counts) -> p
 
 
 class _EngineFrames:
-    """The window's and the lifetime's touches and orders as native frames of the chosen engine."""
+    """The window's and the lifetime's touches and orders as native frames of the chosen engine (converted on
+    first use: a part found in the memo needs none of them)."""
 
     def __init__(self, name: str, t, t_all, orders, orders_all) -> None:
-        frames = [t, t_all, orders, orders_all]
-        if name == "duckdb" and isinstance(t_all, pl.DataFrame):
-            import duckdb
+        self._frames = {"t": t, "t_all": t_all, "orders": orders, "orders_all": orders_all}
+        self._duckdb = name == "duckdb" and isinstance(t_all, pl.DataFrame)
+        self._con = None
 
-            self.con = duckdb.connect()
-            self.con.execute(f"SET threads TO {max(1, pl.thread_pool_size())}")
-            frames = [self.con.from_arrow(f.to_arrow()) if f is not None else None for f in frames]
-        self.t, self.t_all, self.orders, self.orders_all = frames
+    def __getattr__(self, name: str):
+        if name not in ("t", "t_all", "orders", "orders_all"):
+            raise AttributeError(name)
+        frame = self._frames[name]
+        if self._duckdb and frame is not None:
+            if self._con is None:
+                import duckdb
+
+                self._con = duckdb.connect()
+                self._con.execute(f"SET threads TO {max(1, pl.thread_pool_size())}")
+            frame = self._con.from_arrow(frame.to_arrow())
+        setattr(self, name, frame)
+        return frame
+
+
+@dataclass
+class _Window:
+    """The figures of the event window (start to as_of) that do not depend on the period."""
+
+    days: pl.DataFrame  # sessions per channel and day (engine.session_days)
+    conversion: pl.DataFrame  # engine.channel_conversion
+    order_channels: pl.DataFrame | None
+    counts: dict[str, int]
+    funnel: pl.DataFrame
+
+    @classmethod
+    def of(cls, e: _EngineFrames, gap_minutes: int) -> _Window:
+        days = engine.session_days(e.t, gap_minutes)
+        return cls(days, engine.channel_conversion(e.t, gap_minutes, days),
+                   engine.order_channels(e.orders) if e.orders is not None else None,
+                   engine.window_counts(e.t, e.orders), conversion.funnel(engine.funnel_best(e.t)))
+
+
+def _customer_facts(memo: Memo, e: _EngineFrames, prep: Prepared, settings: Settings, view: tuple) -> pl.DataFrame:
+    """The engine's lifetime per-customer facts. Under a segment filter, the segment's rows of the facts
+    without it when the memo holds those: a customer's facts depend on their own rows only."""
+    if settings.segments:
+        everyone = memo.peek(("facts", view[0], view[1], (), view[3]))
+        if everyone is not None:
+            ids = segment_ids(prep.customers, settings.segments, [])
+            return everyone.filter(pl.col("customer_id").is_in(ids.implode()))
+    return engine.customer_facts(e.t_all, e.orders_all, prep.as_of, None).facts
+
+
+@dataclass
+class _Lifetime:
+    """The per-customer facts up to as_of with silence, journey and RFM scores, and what is made of them
+    alone: the figures a change of period or start date leaves alone."""
+
+    facts: pl.DataFrame
+    moments: pl.DataFrame
+    journeys: pl.DataFrame
+    sankey: pl.DataFrame
+    mix: pl.DataFrame
+
+    @classmethod
+    def of(cls, facts: pl.DataFrame, has_orders: bool, surveys: pl.DataFrame | None, settings: Settings,
+           as_of: datetime, say: Callable[[str], None]) -> _Lifetime:
+        facts = silence.add_silence(_with_order_facts(facts, has_orders), settings.silence_factor,
+                                    settings.silence_floor_days).with_columns(
+            pl.col("steps").list.join(" > ").alias("journey")).drop("active_days", "own_gap")
+        say("RFM segments")
+        facts = facts.join(rfm.rfm_scores(facts.filter(pl.col("orders") > 0), as_of.date()), on="customer_id",
+                           how="left")
+        say("silent moments")
+        moments = silence.silent_moments(facts)
+        say("journeys")
+        return cls(facts, moments, journeys.journeys(facts), journeys.sankey(facts),
+                   journeys.channel_mix(facts, surveys))
 
 
 def _clv(orders, as_of, settings, facts):

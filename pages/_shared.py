@@ -33,7 +33,7 @@ from omni_metrics.charts import channel_label
 from omni_metrics.downloads import to_csv_bytes
 from omni_metrics.html_report import render_html
 from omni_metrics.i18n import LANGUAGES, Locale, normalise_language
-from omni_metrics.report import Report, Settings, add_models, build_report
+from omni_metrics.report import Memo, Report, Settings, add_models, build_report
 from omni_metrics.store import SAMPLE_OWNER, Store
 from omni_metrics.ui_state import (
     PAGE_PARAM,
@@ -105,6 +105,14 @@ def _prefetch_touches() -> int:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
+def _memo(dataset_id: str) -> Memo:
+    """What the reports of one dataset share across settings (the as_of cut and its touches, the per-customer
+    facts of a channel choice, the sessions of a window): a change of period, start date or segment reuses them
+    instead of starting over from the tables."""
+    return Memo()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _report(dataset_id: str, settings: Settings, models: bool = True, _progress=None) -> Report:
     """The report of a dataset under some settings, computed once per process and then shared by every run and
     session: keyed by dataset id, settings (Settings hashes by its query form) and whether the models are in it;
@@ -128,7 +136,7 @@ def _report(dataset_id: str, settings: Settings, models: bool = True, _progress=
         report = add_models(base, progress=step)
         base.inputs = None  # nothing else needs the prepared touches now: let them go
     else:
-        report = build_report(tables, settings, progress=step, models=models)
+        report = build_report(tables, settings, progress=step, models=models, memo=_memo(dataset_id))
     log.info("report %s: whole report%s took %.2f s", dataset_id[:8], "" if models else " (no models)",
              perf_counter() - clock["began"])
     return report
