@@ -283,6 +283,123 @@ def _pl_sessions(t: pl.DataFrame, gap_minutes: int) -> pl.DataFrame:
     return named
 
 
+class SessionIndex:
+    """The sessions of every view of one cut's touches, from one sessionising of all of them.
+
+    The touches of the whole cut (polars, with `customer_code` and `touch_seq` numbered 0, 1, … per customer)
+    are put in session order — customer, then the session's key (its session_id, or its channel for the
+    touches without one), then touch order — and each gets its session's number (a new one at a new key, or
+    after more than the gap between two touches without a session_id). A view of the cut (report.prepare's
+    channel and segment filters, then a start date) keeps whole (customer, channel) sequences of touches or drops
+    their earliest ones, so no two touches become neighbours that were not, and a view's sessions (METRICS.md
+    §1, computed on the view alone) are exactly the runs of its touches in this order that share a number: the
+    first touch of a run gives its channel and start, and the run converts when one of its touches is a
+    purchase. A view is found among the cut's touches by (customer_code, touch_seq), which name one touch.
+    """
+
+    HASH_BITS = 62  # at most this many bits of a session id's hash (a test makes them few, to see the check)
+
+    def __init__(self, t: pl.DataFrame, gap_minutes: int) -> None:
+        n = t.height
+        code = t["customer_code"].to_numpy().astype(np.int64)
+        seq = t["touch_seq"].to_numpy().astype(np.int64)
+        counts = np.bincount(code) if n else np.zeros(0, dtype=np.int64)
+        self.offset = np.cumsum(counts) - counts  # a customer's first place in touch order
+        channel, lookup = _coded(t["channel"])
+        missing = int(lookup["code"].max()) + 1 if lookup.height else 0  # a missing channel: a code of its own
+        channel = channel.fill_null(missing).to_numpy().astype(np.uint64)
+        names = dict(zip(lookup["code"].to_list(), lookup["value"].to_list(), strict=True))
+        self.channels = [names.get(c) for c in range(missing + 1)]
+        place = self.offset[code] + seq  # each touch's place in (customer, touch_seq) order: one number per touch
+        self.order, key, code_s = self._session_order(t, place, code, seq, channel, missing + 1)
+        row_at = np.empty(n, dtype=np.int64)
+        row_at[place] = np.arange(n)
+        rows = row_at[self.order]  # the row of each place in session order
+        ts = t["timestamp"].dt.cast_time_unit("us").cast(pl.Int64).to_numpy()[rows]
+        new = np.ones(n, dtype=bool)
+        new[1:] = (code_s[1:] != code_s[:-1]) | (key[1:] != key[:-1]) \
+            | ((key[1:] <= missing) & (np.diff(ts) > gap_minutes * 60_000_000))
+        # kept for every view: compact, a few bytes per touch
+        self.order = self.order.astype(np.uint32 if n < 2**32 else np.int64)
+        self.session = np.cumsum(new, dtype=np.uint32 if n < 2**32 else np.int64)
+        self.channel = channel[rows].astype(np.uint16 if len(self.channels) < 2**16 else np.int64)
+        self.day = (ts // 86_400_000_000).astype(np.int32)
+        self.buy = (t["event_type"] == "purchase").fill_null(False).to_numpy()[rows]
+        self.size = n
+
+    def _session_order(self, t: pl.DataFrame, place: np.ndarray, code: np.ndarray, seq: np.ndarray,
+                       channel: np.ndarray, n_channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The touches' places (in touch order) listed in session order, with each one's session key and
+        customer code in that order.
+
+        A touch without a session_id has its channel code as key; one with a session_id a number above the
+        channel codes. (customer, key, touch_seq) packed into one integer sort in session order and unpack into
+        place and key. Coding millions of session ids exactly costs a hundred times hashing them, so the key is
+        first a hash of the id cut to the bits left over, checked after the sort: when two ids of one customer
+        share a cut hash (their full 64-bit hashes differ), the ids are coded exactly instead. Only two ids with
+        equal 64-bit hashes (one chance in 10^19 per pair) would count as one session."""
+        n = len(place)
+        if not n:
+            return place, channel, code
+        rows = t["session_id"].is_not_null().arg_true().to_numpy()
+        full = t["session_id"].gather(rows).hash(seed=7).to_numpy()
+        code_bits, seq_bits = max(1, int(code.max()).bit_length()), max(1, int(seq.max()).bit_length())
+        free = 63 - code_bits - seq_bits - 1  # the key: a cut hash, plus one bit for the channel codes below it
+        for exact in (False, True):
+            if not exact and free < 24:  # too few bits for the ids of one customer to differ
+                continue
+            free = min(free, self.HASH_BITS)
+            sid = full >> np.uint64(64 - free) if not exact else \
+                _codes(t["session_id"].gather(rows)).cast(pl.UInt64).to_numpy()
+            key = channel.copy()
+            key[rows] = sid + np.uint64(n_channels)
+            key_bits = max(1, int(key.max()).bit_length())
+            if code_bits + key_bits + seq_bits <= 63:
+                packed = (code.astype(np.uint64) << np.uint64(key_bits + seq_bits)) \
+                    | (key << np.uint64(seq_bits)) | seq.astype(np.uint64)
+                packed.sort()
+                code_s = (packed >> np.uint64(key_bits + seq_bits)).astype(np.int64)
+                key_s = (packed >> np.uint64(seq_bits)) & np.uint64((1 << key_bits) - 1)
+                order = self.offset[code_s] + (packed & np.uint64((1 << seq_bits) - 1)).astype(np.int64)
+            else:
+                perm = pl.DataFrame({"c": code, "k": key, "s": seq}).select(
+                    pl.arg_sort_by("c", "k", "s").alias("p"))["p"].to_numpy()
+                code_s, key_s, order = code[perm], key[perm], place[perm]
+            if exact:
+                return order, key_s, code_s
+            hashes = np.zeros(n, dtype=np.uint64)
+            hashes[place[rows]] = full
+            h = hashes[order]
+            same = (code_s[1:] == code_s[:-1]) & (key_s[1:] == key_s[:-1]) & (key_s[1:] >= n_channels)
+            if not (same & (h[1:] != h[:-1])).any():
+                return order, key_s, code_s
+        raise AssertionError("unreachable")
+
+    def days(self, view: pl.DataFrame) -> pl.DataFrame:
+        """session_days of a view of the cut (touches of the cut with their customer_code and touch_seq)."""
+        kept = np.zeros(self.size, dtype=bool)
+        kept[self.offset[view["customer_code"].to_numpy()] + view["touch_seq"].to_numpy()] = True
+        kept = kept[self.order]
+        session = self.session[kept]
+        if not len(session):
+            return pl.DataFrame(schema={"channel": pl.String, "day": pl.Int64, "sessions": pl.Int64,
+                                        "converting_sessions": pl.Int64})
+        first = np.flatnonzero(np.r_[True, session[1:] != session[:-1]])
+        converts = np.logical_or.reduceat(self.buy[kept], first)
+        day = self.day[kept][first]
+        low, days = int(day.min()), int(day.max() - day.min()) + 1
+        day = day.astype(np.int64)
+        cell = self.channel[kept][first].astype(np.int64) * days + (day - low)  # (channel, day) as one number
+        sessions = np.bincount(cell, minlength=len(self.channels) * days)
+        converting = np.bincount(cell, weights=converts, minlength=len(self.channels) * days).astype(np.int64)
+        present = np.flatnonzero(sessions)
+        channel = pl.Series("channel", self.channels, dtype=pl.String)
+        return pl.DataFrame({"channel": channel.gather(present // days), "day": present % days + low,
+                             "sessions": sessions[present], "converting_sessions": converting[present]},
+                            schema={"channel": pl.String, "day": pl.Int64, "sessions": pl.Int64,
+                                    "converting_sessions": pl.Int64})
+
+
 def session_days(t: Any, gap_minutes: int) -> pl.DataFrame:
     """Sessions and converting sessions per (channel, day of the session's first touch; days since 1970-01-01):
     the one pass over the sessions that the per-channel table and the trend of any period sum up (a day lies in

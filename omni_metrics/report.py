@@ -530,8 +530,12 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     view = (as_of, settings.channels, tuple(sorted(settings.segments.items())), settings.engine)
 
     say("sessions and conversion")
-    window = memo.get(("window", *view, settings.start, settings.session_gap_minutes),
-                      lambda: _Window.of(e, settings.session_gap_minutes))
+    gap = settings.session_gap_minutes
+    index = None
+    if settings.engine == "polars" and not spark:  # the sessions of every view of this cut, from one pass
+        cut = memo.peek(("cut", as_of))
+        index = memo.get(("sessions", as_of, gap), lambda: engine.SessionIndex(cut.touches, gap))
+    window = memo.get(("window", *view, settings.start, gap), lambda: _Window.of(e, gap, index))
 
     say("per-customer facts")
     customer_facts = memo.get(("facts", *view), lambda: _customer_facts(memo, e, prep, settings, view))
@@ -749,8 +753,8 @@ class _Window:
     funnel: pl.DataFrame
 
     @classmethod
-    def of(cls, e: _EngineFrames, gap_minutes: int) -> _Window:
-        days = engine.session_days(e.t, gap_minutes)
+    def of(cls, e: _EngineFrames, gap_minutes: int, index: engine.SessionIndex | None) -> _Window:
+        days = index.days(e.t) if index is not None else engine.session_days(e.t, gap_minutes)
         return cls(days, engine.channel_conversion(e.t, gap_minutes, days),
                    engine.order_channels(e.orders) if e.orders is not None else None,
                    engine.window_counts(e.t, e.orders), conversion.funnel(engine.funnel_best(e.t)))

@@ -200,7 +200,9 @@ def test_order_facts_first_order_tie_and_monetary_value_agree():
 MODEL_COLUMNS = ["p_alive", "expected_purchases", "expected_aov", "predicted_clv", "predicted_clv_margin"]
 
 
-@pytest.mark.parametrize("settings", [Settings(), Settings(period="week", start=datetime(2025, 1, 1).date())])
+@pytest.mark.parametrize("settings", [
+    Settings(), Settings(period="week", start=datetime(2025, 1, 1).date()),
+    Settings(channels=("web", "store", "email"), segments={"segment": ("Regular",)}, session_gap_minutes=10)])
 def test_the_whole_report_is_the_same_on_polars_and_duckdb(sample_tables, settings):
     p = build_report(sample_tables, settings)
     d = build_report(sample_tables, Settings(**{**settings.__dict__, "engine": "duckdb"}))
@@ -224,3 +226,30 @@ def test_report_sessions_equal_the_polars_reference(sample_tables):
         pl.len().alias("sessions"), pl.col("converts").sum().alias("converting_sessions")).sort("channel")
     got = engine.channel_conversion(prep.touches, 30).select("channel", "sessions", "converting_sessions")
     assert_frame_equal(got.sort("channel"), reference, check_dtypes=False)
+
+
+@pytest.mark.parametrize("hash_bits", [62, 2])
+def test_session_index_gives_each_views_sessions(sample_tables, monkeypatch, hash_bits):
+    """The sessions of a view (channels, segment, start date) from one SessionIndex of the whole cut equal
+    the plain polars definition (report.sessions) computed on the view's touches alone, and per day the
+    engine's own sessions of the view. With two bits of hash
+    per session id, ids of one customer collide and the index must notice and code them exactly."""
+    from omni_metrics.report import _since, sessions
+
+    monkeypatch.setattr(engine.SessionIndex, "HASH_BITS", hash_bits)
+    whole = prepare(sample_tables, Settings()).touches
+    assert whole["session_id"].drop_nulls().n_unique() > 100  # enough ids for 2-bit hashes to collide
+    for gap in (30, 5):
+        index = engine.SessionIndex(whole, gap)
+        for settings in (Settings(), Settings(channels=("web", "store")), Settings(segments={"segment": ("Regular",)}),
+                         Settings(start=datetime(2025, 9, 1).date(), channels=("mobile_app", "web", "email"))):
+            view = _since(prepare(sample_tables, settings).touches,
+                          datetime(2025, 9, 1) if settings.start else None)
+            reference = sessions(view, gap).group_by("channel").agg(
+                pl.len().alias("sessions"), pl.col("converts").sum().alias("converting_sessions"))
+            got = index.days(view)
+            assert got["sessions"].sum() > 0
+            per_channel = got.group_by("channel").agg(pl.col("sessions", "converting_sessions").sum())
+            assert_frame_equal(per_channel.sort("channel"), reference.sort("channel"), check_dtypes=False)
+            key = ["channel", "day"]  # and per day of the session's start, as the engine sessionises the view
+            assert_frame_equal(got.sort(key), engine.session_days(view, gap).sort(key))
