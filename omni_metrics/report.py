@@ -196,10 +196,10 @@ def default_as_of(tables: Mapping[str, pl.DataFrame]) -> datetime | None:
 
 @dataclass
 class Prepared:
-    """The tables after the as_of cut and the filters, and the touches every metric uses."""
+    """The tables after the as_of cut and the filters, and the touches every metric uses (the interactions
+    are in the touches)."""
 
     as_of: datetime
-    interactions: pl.DataFrame | None
     orders: pl.DataFrame | None  # completed orders up to as_of
     surveys: pl.DataFrame | None
     spend: pl.DataFrame | None
@@ -277,8 +277,12 @@ def prepare(tables: Mapping[str, pl.DataFrame], settings: Settings, memo: Memo |
     as_of = resolve_as_of(settings, default_as_of(tables))
     if as_of is None:
         raise ValueError("There is nothing to report on: upload interactions or orders.")
-    base = (memo or Memo()).get(("cut", as_of), lambda: _cut(tables, as_of))
-    return _filtered(base, settings)
+    memo = memo or Memo()
+    base = memo.get(("cut", as_of), lambda: _cut(tables, as_of))
+    if not settings.channels and not settings.segments:
+        return base
+    return memo.get(("view", as_of, settings.channels, tuple(sorted(settings.segments.items()))),
+                    lambda: _filtered(base, settings))
 
 
 def _cut(tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
@@ -302,24 +306,22 @@ def _cut(tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
     # dataset up to as_of, judged before any filter (a channel filter must not turn orders into touches).
     add_orders = not engine.has_purchase(interactions)
     completed = orders.filter(pl.col("status").fill_null("completed") == "completed") if orders is not None else None
-    return Prepared(as_of, interactions, completed, surveys, spend, tables.get("customers"),
+    return Prepared(as_of, completed, surveys, spend, tables.get("customers"),
                     touches(interactions, completed, add_orders=add_orders), after)
 
 
 def _filtered(base: Prepared, settings: Settings) -> Prepared:
     """The cut's rows that the channel and segment filters keep (the touches keep their tie order)."""
-    interactions, orders, surveys, spend, t = base.interactions, base.orders, base.surveys, base.spend, base.touches
+    orders, surveys, spend, t = base.orders, base.surveys, base.spend, base.touches
     if settings.channels:
         wanted = pl.col("channel").is_in(list(settings.channels))
-        interactions, orders, surveys, spend, t = (f.filter(wanted) if f is not None else None
-                                                   for f in (interactions, orders, surveys, spend, t))
+        orders, surveys, spend, t = (f.filter(wanted) if f is not None else None for f in (orders, surveys, spend, t))
     notes: list[str] = []
     ids = segment_ids(base.customers, settings.segments, notes)
     if ids is not None:  # spend has no customers: it stays as the channel filter left it
         chosen = pl.col("customer_id").is_in(ids.implode())
-        interactions, orders, surveys, t = (f.filter(chosen) if f is not None else None
-                                            for f in (interactions, orders, surveys, t))
-    return Prepared(base.as_of, interactions, orders, surveys, spend, base.customers, t, base.after_as_of, notes)
+        orders, surveys, t = (f.filter(chosen) if f is not None else None for f in (orders, surveys, t))
+    return Prepared(base.as_of, orders, surveys, spend, base.customers, t, base.after_as_of, notes)
 
 
 TOUCH_SCHEMA = {"customer_id": pl.String, "timestamp": pl.Datetime("us"), "channel": pl.String,
@@ -409,7 +411,7 @@ def _prepare_spark(tables: Mapping[str, Any], settings: Settings) -> Prepared:
         if cut["orders"] is not None else None
     surveys = engine.collect(cut["surveys"]) if cut["surveys"] is not None else None
     spend = engine.collect(cut["spend"]) if cut["spend"] is not None else None
-    return Prepared(as_of, interactions, completed, surveys, spend, customers,
+    return Prepared(as_of, completed, surveys, spend, customers,
                     engine.touches(interactions, completed, add_orders=add_orders), after, notes)
 
 
