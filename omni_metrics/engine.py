@@ -472,21 +472,47 @@ def window_counts(t: Any, orders: Any | None) -> dict[str, int]:
     return {"customers": int(customers), "visitors": int(visitors), "buyers": int(buyers)}
 
 
-def touch_periods(t: Any, period: str) -> pl.DataFrame:
-    """Customers with a touch per period (p, customers)."""
+def _day_period(period: str) -> pl.Expr:
+    """The period index of a `day` column (days since 1970-01-01)."""
+    return pl_period_index(pl.col("day").cast(pl.Int32).cast(pl.Date), period).alias("p")
+
+
+def touch_days(t: pl.DataFrame) -> pl.DataFrame:
+    """The distinct (customer code `c`, `day`) of polars touches: the customers with a touch per period, for
+    any period, count from it (touch_periods)."""
+    if t.is_empty():
+        return pl.DataFrame(schema={"c": pl.UInt32, "day": pl.Int64})
+    day = t["timestamp"].dt.date().cast(pl.Int64)
+    low = int(day.min())
+    pairs = _distinct_pairs(customer_codes(t).cast(pl.UInt32), day - low)
+    return pairs.select(pl.col("a").alias("c"), (pl.col("b") + low).alias("day"))
+
+
+def order_days(orders: pl.DataFrame) -> pl.DataFrame:
+    """Completed orders and revenue per (customer code `c`, `day`) of polars orders: what order_periods
+    sums up for any period."""
+    return orders.group_by(_codes(orders["customer_id"]).alias("c"),
+                           pl.col("timestamp").dt.date().cast(pl.Int64).alias("day")).agg(
+        pl.len().cast(pl.Int64).alias("orders"), pl.col("revenue").sum())
+
+
+def touch_periods(t: Any, period: str, days: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Customers with a touch per period (p, customers); from `days` (touch_days of the same touches) when
+    given."""
+    if days is not None:
+        return days.group_by(_day_period(period)).agg(pl.col("c").n_unique().cast(pl.Int64).alias("customers"))
     if isinstance(t, pl.DataFrame):
-        if t.is_empty():
-            return pl.DataFrame(schema={"p": pl.Int64, "customers": pl.Int64})
-        p = t.select(pl_period_index(pl.col("timestamp"), period))["timestamp"]
-        low = int(p.min())
-        pairs = _distinct_pairs(p - low, customer_codes(t))
-        return pairs.group_by("a").agg(pl.len().cast(pl.Int64).alias("customers")).select(
-            (pl.col("a").cast(pl.Int64) + low).alias("p"), "customers")
+        return touch_periods(t, period, touch_days(t))
     return collect(lazy(t).group_by(period_index(nw.col("timestamp"), period).alias("p")).agg(
         nw.col("customer_id").n_unique().cast(nw.Int64).alias("customers")))
 
 
-def order_periods(orders: Any, period: str) -> pl.DataFrame:
+def order_periods(orders: Any, period: str, days: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Buyers, orders and revenue per period (p, buyers, orders, revenue); from `days` (order_days of the same
+    orders) when given."""
+    if days is not None:
+        return days.group_by(_day_period(period)).agg(pl.col("c").n_unique().cast(pl.Int64).alias("buyers"),
+                                                      pl.col("orders").sum(), pl.col("revenue").sum())
     return collect(lazy(orders).group_by(period_index(nw.col("timestamp"), period).alias("p")).agg(
         nw.col("customer_id").n_unique().cast(nw.Int64).alias("buyers"), nw.len().cast(nw.Int64).alias("orders"),
         nw.col("revenue").sum()))

@@ -542,7 +542,7 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     say("per-customer facts")
     customer_facts = memo.get(("facts", *view), lambda: _customer_facts(memo, e, prep, settings, view))
     life = memo.get(("lifetime", *view, settings.silence_factor, settings.silence_floor_days),
-                    lambda: _Lifetime.of(customer_facts, orders_all is not None, prep.surveys, settings, as_of, say))
+                    lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say))
     facts = life.facts.with_columns(
         period_label(period_index(pl.col("first_order"), period), period).alias("cohort"))
 
@@ -579,14 +579,21 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     }
 
     say("cohorts")
-    activity = engine.period_activity(e.orders_all, period) if orders_all is not None else None
-    cohort_frame, retention = cohorts.cohort_grid(activity, facts.filter(pl.col("first_order").is_not_null()),
-                                                  period, as_of_period)
+    if life.order_days is not None:  # by customer code: each buyer's orders per day, their first day
+        activity = life.order_days.group_by("c", engine.pl_period_index(pl.col("day").cast(pl.Int32).cast(pl.Date),
+                                                                        period).alias("p")).agg(pl.col("revenue").sum())
+        first = life.order_days.group_by("c").agg(pl.col("day").min().cast(pl.Int32).cast(pl.Date).alias("first_order"))
+        cohort_frame, retention = cohorts.cohort_grid(activity.rename({"c": "customer_id"}),
+                                                      first.rename({"c": "customer_id"}), period, as_of_period)
+    else:
+        activity = engine.period_activity(e.orders_all, period) if orders_all is not None else None
+        cohort_frame, retention = cohorts.cohort_grid(activity, facts.filter(pl.col("first_order").is_not_null()),
+                                                      period, as_of_period)
     nps_periods = nps.nps_by_period(surveys, period)
     moments, top_journeys, sankey, mix = life.moments, life.journeys, life.sankey, life.mix
     attribution, attribution_error = None, "not computed yet"
     say("trend")
-    trend = _trend(e, surveys, facts, period, start, engine.session_counts(None, 0, period, window.days))
+    trend = _trend(e, window, surveys, facts, period, start)
 
     customers_out = _customers_out(facts)
     segments = rfm.rfm_segments(customers_out)
@@ -692,12 +699,13 @@ def _rows(tables: Mapping[str, Any], rows: Mapping[str, Mapping[str, Any]] | Non
     return out
 
 
-def _trend(e: _EngineFrames, surveys, facts, period, start, session_counts) -> pl.DataFrame:
+def _trend(e: _EngineFrames, window: _Window, surveys, facts, period, start) -> pl.DataFrame:
     """Per period of the window: customers active, buyers, orders, revenue, aov, new customers, sessions,
     session conversion, NPS (the Overview's change-vs-previous-period tiles)."""
-    parts = [engine.touch_periods(e.t, period)]
+    parts = [engine.touch_periods(e.t if window.touch_days is None else None, period, window.touch_days)]
     if e.orders is not None:
-        parts.append(engine.order_periods(e.orders, period))
+        parts.append(engine.order_periods(e.orders if window.order_days is None else None, period,
+                                          window.order_days))
         first = facts.filter(pl.col("first_order").is_not_null()
                              & ((pl.col("first_order") >= start) if start else pl.lit(True)))
         parts.append(first.group_by(period_index(pl.col("first_order"), period).alias("p"))
@@ -711,7 +719,8 @@ def _trend(e: _EngineFrames, surveys, facts, period, start, session_counts) -> p
         if column not in out.columns:
             out = out.with_columns(pl.lit(None, pl.Float64).alias(column))
     # a session counts in the period of its first touch
-    session_trend = engine.session_periods(e.t, 0, period, session_counts).with_columns(pl.col("p").cast(pl.Int64))
+    session_trend = engine.session_periods(None, 0, period, engine.session_counts(None, 0, period, window.days)) \
+        .with_columns(pl.col("p").cast(pl.Int64))
     out = out.join(session_trend, on="p", how="left")
     return out.sort("p").select(
         period_label(pl.col("p"), period).alias("period"), "customers", "buyers", "orders", "revenue",
@@ -753,13 +762,18 @@ class _Window:
     order_channels: pl.DataFrame | None
     counts: dict[str, int]
     funnel: pl.DataFrame
+    touch_days: pl.DataFrame | None  # polars only: engine.touch_days, order_days (the trend of any period)
+    order_days: pl.DataFrame | None
 
     @classmethod
     def of(cls, e: _EngineFrames, gap_minutes: int, index: engine.SessionIndex | None) -> _Window:
         days = index.days(e.t) if index is not None else engine.session_days(e.t, gap_minutes)
+        polars = isinstance(e.t, pl.DataFrame)
         return cls(days, engine.channel_conversion(e.t, gap_minutes, days),
                    engine.order_channels(e.orders) if e.orders is not None else None,
-                   engine.window_counts(e.t, e.orders), conversion.funnel(engine.funnel_best(e.t)))
+                   engine.window_counts(e.t, e.orders), conversion.funnel(engine.funnel_best(e.t)),
+                   engine.touch_days(e.t) if polars else None,
+                   engine.order_days(e.orders) if polars and e.orders is not None else None)
 
 
 def _customer_facts(memo: Memo, e: _EngineFrames, prep: Prepared, settings: Settings, view: tuple) -> pl.DataFrame:
@@ -783,10 +797,12 @@ class _Lifetime:
     journeys: pl.DataFrame
     sankey: pl.DataFrame
     mix: pl.DataFrame
+    order_days: pl.DataFrame | None  # polars orders: engine.order_days (the cohort grid of any period)
 
     @classmethod
-    def of(cls, facts: pl.DataFrame, has_orders: bool, surveys: pl.DataFrame | None, settings: Settings,
+    def of(cls, facts: pl.DataFrame, orders: Any, surveys: pl.DataFrame | None, settings: Settings,
            as_of: datetime, say: Callable[[str], None]) -> _Lifetime:
+        has_orders = orders is not None
         facts = silence.add_silence(_with_order_facts(facts, has_orders), settings.silence_factor,
                                     settings.silence_floor_days).with_columns(
             pl.col("steps").list.join(" > ").alias("journey")).drop("active_days", "own_gap")
@@ -797,7 +813,9 @@ class _Lifetime:
         moments = silence.silent_moments(facts)
         say("journeys")
         return cls(facts, moments, journeys.journeys(facts), journeys.sankey(facts),
-                   journeys.channel_mix(facts, surveys))
+                   journeys.channel_mix(facts, surveys),
+                   engine.order_days(orders) if settings.engine == "polars" and isinstance(orders, pl.DataFrame)
+                   else None)
 
 
 def _clv(orders, as_of, settings, facts):
