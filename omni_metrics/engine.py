@@ -305,7 +305,7 @@ class SessionIndex:
         seq = t["touch_seq"].to_numpy().astype(np.int64)
         counts = np.bincount(code) if n else np.zeros(0, dtype=np.int64)
         self.offset = np.cumsum(counts) - counts  # a customer's first place in touch order
-        channel, lookup = _coded(t["channel"])
+        channel, lookup = channel_codes(t)
         missing = int(lookup["code"].max()) + 1 if lookup.height else 0  # a missing channel: a code of its own
         channel = channel.fill_null(missing).to_numpy().astype(np.uint64)
         names = dict(zip(lookup["code"].to_list(), lookup["value"].to_list(), strict=True))
@@ -489,18 +489,29 @@ def touch_days(t: pl.DataFrame) -> pl.DataFrame:
 
 
 def order_days(orders: pl.DataFrame) -> pl.DataFrame:
-    """Completed orders and revenue per (customer code `c`, `day`) of polars orders: what order_periods
-    sums up for any period."""
-    return orders.group_by(_codes(orders["customer_id"]).alias("c"),
+    """Completed orders and revenue per (customer code `c`, `day`) of polars orders, in (c, day) order: what
+    order_periods sums up for any period."""
+    code = orders["customer_code"] if "customer_code" in orders.columns else _codes(orders["customer_id"])
+    return orders.group_by(code.alias("c"),
                            pl.col("timestamp").dt.date().cast(pl.Int64).alias("day")).agg(
-        pl.len().cast(pl.Int64).alias("orders"), pl.col("revenue").sum())
+        pl.len().cast(pl.Int64).alias("orders"), pl.col("revenue").sum()).sort("c", "day")
+
+
+def customer_periods(days: pl.DataFrame, period: str) -> tuple[pl.Series, pl.Series]:
+    """(p, the places where a (customer, period) starts) of a table in (c, day) order: a customer's days of
+    one period are neighbours, so each (customer, period) is a run — no grouping needed."""
+    p = days.select(_day_period(period))["p"]
+    c = days["c"]
+    starts = ((c != c.shift(1)) | (p != p.shift(1))).fill_null(True).arg_true()
+    return p, starts
 
 
 def touch_periods(t: Any, period: str, days: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Customers with a touch per period (p, customers); from `days` (touch_days of the same touches) when
-    given."""
+    """Customers with a touch per period (p, customers); from `days` (touch_days of the same touches, in
+    (c, day) order) when given."""
     if days is not None:
-        return days.group_by(_day_period(period)).agg(pl.col("c").n_unique().cast(pl.Int64).alias("customers"))
+        p, starts = customer_periods(days, period)
+        return p.gather(starts).to_frame().group_by("p").agg(pl.len().cast(pl.Int64).alias("customers"))
     if isinstance(t, pl.DataFrame):
         return touch_periods(t, period, touch_days(t))
     return collect(lazy(t).group_by(period_index(nw.col("timestamp"), period).alias("p")).agg(
@@ -511,8 +522,10 @@ def order_periods(orders: Any, period: str, days: pl.DataFrame | None = None) ->
     """Buyers, orders and revenue per period (p, buyers, orders, revenue); from `days` (order_days of the same
     orders) when given."""
     if days is not None:
-        return days.group_by(_day_period(period)).agg(pl.col("c").n_unique().cast(pl.Int64).alias("buyers"),
-                                                      pl.col("orders").sum(), pl.col("revenue").sum())
+        p, starts = customer_periods(days, period)
+        buyers = p.gather(starts).to_frame().group_by("p").agg(pl.len().cast(pl.Int64).alias("buyers"))
+        sums = days.group_by(p).agg(pl.col("orders").sum(), pl.col("revenue").sum())
+        return buyers.join(sums, on="p")
     return collect(lazy(orders).group_by(period_index(nw.col("timestamp"), period).alias("p")).agg(
         nw.col("customer_id").n_unique().cast(nw.Int64).alias("buyers"), nw.len().cast(nw.Int64).alias("orders"),
         nw.col("revenue").sum()))
@@ -529,7 +542,7 @@ def _pl_funnel_table(t: pl.DataFrame) -> pl.DataFrame | None:
     code = customer_codes(t)
     if t.is_empty() or code.null_count() or t["stage_rank"].null_count():
         return None
-    channel, lookup = _coded(t["channel"])
+    channel, lookup = channel_codes(t)
     missing = int(lookup["code"].max()) + 1 if lookup.height else 0  # a null channel: a column of its own
     customers, columns = int(code.max()) + 1, missing + 1
     if customers * columns > _PAIR_TABLE_CELLS:
@@ -615,6 +628,27 @@ def _touch_facts(t_all: Any, orders_all: Any | None, as_of_day: int) -> pl.DataF
     return facts
 
 
+def _enum_codes(column: pl.Series) -> tuple[pl.Series, pl.DataFrame]:
+    """_coded for an Enum column: its physical codes, and its categories as the lookup."""
+    values = column.dtype.categories
+    return column.to_physical().cast(pl.UInt32), pl.DataFrame(
+        {"code": pl.int_range(len(values), dtype=pl.UInt32, eager=True), "value": values})
+
+
+def channel_codes(frame: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
+    """_coded of a polars frame's channels: from its `channel_code` (an Enum the cut adds) when it has one."""
+    if "channel_code" in frame.columns:
+        return _enum_codes(frame["channel_code"])
+    return _coded(frame["channel"])
+
+
+def order_customer_codes(t: pl.DataFrame, orders: pl.DataFrame) -> pl.Series:
+    """The orders' customer codes in the code space of the touches' `customer_code`: a touch customer's code,
+    or a new one (above them all) for a customer seen only in orders."""
+    codes, _ = _union_customer_codes(t, orders.drop("customer_code", strict=False), pl.DataFrame())
+    return codes.tail(orders.height).alias("customer_code")
+
+
 def _coded(column: pl.Series) -> tuple[pl.Series, pl.DataFrame]:
     """(UInt32 codes of a string column, the lookup frame code → value), through a categorical."""
     cat = column.cast(pl.Categorical)
@@ -631,6 +665,10 @@ def _union_customer_codes(t: pl.DataFrame, orders: pl.DataFrame | None,
     of the union again (a third of the per-customer facts' time at a million customers)."""
     if "customer_code" not in t.columns or t.is_empty():
         return _coded(union["customer_id"])
+    if orders is not None and "customer_code" in orders.columns:  # coded with the touches (report.prepare)
+        codes = pl.concat([t["customer_code"], orders["customer_code"]]).cast(pl.UInt32)
+        rows = _first_rows(codes)
+        return codes, pl.DataFrame({"code": codes.gather(rows), "value": union["customer_id"].gather(rows)})
     codes = t["customer_code"].cast(pl.UInt32)
     firsts = t[_first_rows(t["customer_code"])].filter(pl.col("customer_code").is_not_null())
     ids = firsts.select(pl.col("customer_code").cast(pl.UInt32).alias("code"), pl.col("customer_id").alias("value"))
@@ -658,7 +696,11 @@ def _pl_touch_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int
         return _touch_facts(t, orders, as_of_day)
     # codes over the union of touches and orders, so a customer or a channel has one code in both
     code, ids = _union_customer_codes(t, orders, union)
-    channel, channels = _coded(union["channel"])
+    coded = [t] if orders is None else [t, orders]
+    if all("channel_code" in f.columns for f in coded):  # coded once per cut (report.prepare)
+        channel, channels = _enum_codes(pl.concat([f["channel_code"] for f in coded]))
+    else:
+        channel, channels = _coded(union["channel"])
     day = union["day"]
     ids = ids.rename({"code": "customer_code", "value": "customer_id"})
     # n_channels: distinct (customer, channel) pairs (a missing channel counts as one, as n_unique does)
@@ -674,16 +716,15 @@ def _pl_touch_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int
         pl.len().cast(pl.Int64).alias("active_days"), pl.col("_gap").median().alias("own_gap"))
     # the touches in (customer, touch_seq) order: the last touch, the journey, whether they bought
     m = t.height
-    event, events = _coded(t["event_type"])
-    narrow = pl.DataFrame({"c": code.head(m), "s": t["touch_seq"], "ch": channel.head(m), "ev": event,
+    narrow = pl.DataFrame({"c": code.head(m), "s": t["touch_seq"], "ch": channel.head(m),
+                           "r": pl.int_range(m, dtype=pl.UInt32, eager=True),
                            "buy": (t["event_type"] == "purchase").fill_null(False)})
     if m:
         narrow = narrow[_sort_perm([narrow["c"], narrow["s"] - int(narrow["s"].min())])]
     c, chan = pl.col("c"), pl.col("ch")
-    last = narrow.filter((c != c.shift(-1)).fill_null(True)).select("c", "ch", "ev")
-    last = last.join(channels.rename({"code": "ch", "value": "last_touch_channel"}), on="ch", how="left") \
-        .join(events.rename({"code": "ev", "value": "last_touch_event"}), on="ev", how="left") \
-        .select("c", "last_touch_channel", "last_touch_event")
+    last = narrow.filter((c != c.shift(-1)).fill_null(True))
+    last = pl.DataFrame({"c": last["c"], "last_touch_channel": t["channel"].gather(last["r"]),
+                         "last_touch_event": t["event_type"].gather(last["r"])})
     moves = narrow.filter((c != c.shift(1)).fill_null(True) | (chan != chan.shift(1)).fill_null(chan.is_not_null()))
     lookup = dict(zip(channels["code"].to_list(), channels["value"].to_list(), strict=True))
     steps = moves.select("c", chan.replace_strict(lookup, default=None, return_dtype=pl.String).alias("steps")) \

@@ -11,6 +11,7 @@ from datetime import date, datetime, time
 from threading import Lock
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from omni_metrics import engine
@@ -306,8 +307,16 @@ def _cut(tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
     # dataset up to as_of, judged before any filter (a channel filter must not turn orders into touches).
     add_orders = not engine.has_purchase(interactions)
     completed = orders.filter(pl.col("status").fill_null("completed") == "completed") if orders is not None else None
-    return Prepared(as_of, completed, surveys, spend, tables.get("customers"),
-                    touches(interactions, completed, add_orders=add_orders), after)
+    t = touches(interactions, completed, add_orders=add_orders)
+    # Codes every view's rollups share, computed once here: the channels as one Enum over touches and orders,
+    # and the orders' customers in the touches' customer codes.
+    frames = [f for f in (t, completed) if f is not None]
+    channels = pl.Enum(pl.concat([f["channel"].unique() for f in frames]).drop_nulls().unique().sort())
+    t = t.with_columns(pl.col("channel").cast(channels).alias("channel_code"))
+    if completed is not None:
+        completed = completed.with_columns(pl.col("channel").cast(channels).alias("channel_code"),
+                                           engine.order_customer_codes(t, completed))
+    return Prepared(as_of, completed, surveys, spend, tables.get("customers"), t, after)
 
 
 def _filtered(base: Prepared, settings: Settings) -> Prepared:
@@ -579,16 +588,8 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     }
 
     say("cohorts")
-    if life.order_days is not None:  # by customer code: each buyer's orders per day, their first day
-        activity = life.order_days.group_by("c", engine.pl_period_index(pl.col("day").cast(pl.Int32).cast(pl.Date),
-                                                                        period).alias("p")).agg(pl.col("revenue").sum())
-        first = life.order_days.group_by("c").agg(pl.col("day").min().cast(pl.Int32).cast(pl.Date).alias("first_order"))
-        cohort_frame, retention = cohorts.cohort_grid(activity.rename({"c": "customer_id"}),
-                                                      first.rename({"c": "customer_id"}), period, as_of_period)
-    else:
-        activity = engine.period_activity(e.orders_all, period) if orders_all is not None else None
-        cohort_frame, retention = cohorts.cohort_grid(activity, facts.filter(pl.col("first_order").is_not_null()),
-                                                      period, as_of_period)
+    cohort_frame, retention = _cohorts(life, e, facts, period, as_of_period) if orders_all is not None \
+        else cohorts.cohort_grid(None, facts, period, as_of_period)
     nps_periods = nps.nps_by_period(surveys, period)
     moments, top_journeys, sankey, mix = life.moments, life.journeys, life.sankey, life.mix
     attribution, attribution_error = None, "not computed yet"
@@ -631,6 +632,22 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     }
     return Report(data=data, customers=customers_out, frames=frames, settings=settings,
                   inputs=ModelInputs(t_all, orders_all, prep.surveys, as_of, facts))
+
+
+def _cohorts(life: _Lifetime, e: _EngineFrames, facts: pl.DataFrame, period: str,
+             as_of_period: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The cohort grid and retention rates: on polars from the buyers' orders per day (in customer, day order,
+    so each customer's periods are runs of rows), else from the engine's orders per customer and period."""
+    days = life.order_days
+    if days is None or days.is_empty():
+        return cohorts.cohort_grid(engine.period_activity(e.orders_all, period),
+                                   facts.filter(pl.col("first_order").is_not_null()), period, as_of_period)
+    p, starts = engine.customer_periods(days, period)
+    activity = pl.DataFrame({"customer_id": days["c"].gather(starts), "p": p.gather(starts),
+                             "revenue": np.add.reduceat(days["revenue"].to_numpy(), starts.to_numpy())})
+    first = days.filter((pl.col("c") != pl.col("c").shift(1)).fill_null(True)).select(
+        pl.col("c").alias("customer_id"), pl.col("day").cast(pl.Int32).cast(pl.Date).alias("first_order"))
+    return cohorts.cohort_grid(activity, first, period, as_of_period)
 
 
 def _with_order_facts(facts: pl.DataFrame, has_orders: bool) -> pl.DataFrame:
@@ -809,6 +826,7 @@ class _Lifetime:
         say("RFM segments")
         facts = facts.join(rfm.rfm_scores(facts.filter(pl.col("orders") > 0), as_of.date()), on="customer_id",
                            how="left")
+        facts = facts.sort("customer_id")  # the order of the per-customer table: sorted once here
         say("silent moments")
         moments = silence.silent_moments(facts)
         say("journeys")
