@@ -326,6 +326,10 @@ class SessionIndex:
         self.day = (ts // 86_400_000_000).astype(np.int32)
         self.buy = (t["event_type"] == "purchase").fill_null(False).to_numpy()[rows]
         self.size = n
+        # in touch order (by place): each touch's customer and day, for a view's distinct customer-days
+        self.customer_at = np.repeat(np.arange(len(counts), dtype=np.uint32), counts)
+        self.day_at = np.empty(n, dtype=np.int32)
+        self.day_at[self.order] = self.day
 
     def _session_order(self, t: pl.DataFrame, place: np.ndarray, code: np.ndarray, seq: np.ndarray,
                        channel: np.ndarray, n_channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -375,10 +379,25 @@ class SessionIndex:
                 return order, key_s, code_s
         raise AssertionError("unreachable")
 
-    def days(self, view: pl.DataFrame) -> pl.DataFrame:
-        """session_days of a view of the cut (touches of the cut with their customer_code and touch_seq)."""
+    def view(self, view: pl.DataFrame) -> np.ndarray:
+        """Which places (touch order) a view of the cut keeps (touches of the cut with their customer_code and
+        touch_seq)."""
         kept = np.zeros(self.size, dtype=bool)
         kept[self.offset[view["customer_code"].to_numpy()] + view["touch_seq"].to_numpy()] = True
+        return kept
+
+    def customer_days(self, kept: np.ndarray) -> pl.DataFrame:
+        """touch_days of a view (`view`'s places): in touch order a customer's days do not decrease, so each
+        distinct (customer, day) is a run."""
+        c, day = self.customer_at[kept], self.day_at[kept]
+        first = np.ones(len(c), dtype=bool)
+        first[1:] = (c[1:] != c[:-1]) | (day[1:] != day[:-1])
+        return pl.DataFrame({"c": c[first], "day": day[first].astype(np.int64)},
+                            schema={"c": pl.UInt32, "day": pl.Int64})
+
+    def days(self, view: pl.DataFrame | np.ndarray) -> pl.DataFrame:
+        """session_days of a view of the cut (its touches, or `view`'s places)."""
+        kept = self.view(view) if isinstance(view, pl.DataFrame) else view
         kept = kept[self.order]
         session = self.session[kept]
         if not len(session):
@@ -423,12 +442,15 @@ def session_counts(t: Any, gap_minutes: int, period: str = "month",
     return days.group_by("channel", p).agg(pl.col("sessions").sum(), pl.col("converting_sessions").sum())
 
 
-def channel_conversion(t: Any, gap_minutes: int, counts: pl.DataFrame | None = None) -> pl.DataFrame:
+def channel_conversion(t: Any, gap_minutes: int, counts: pl.DataFrame | None = None,
+                       people: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per channel: sessions, converting_sessions (§1), visitors, buyers (§2). `counts` (session_counts of
-    the same touches) saves sessionising twice."""
+    the same touches) saves sessionising twice, `people` (window_tables' visitors) counting customers."""
     if counts is None:
         counts = session_counts(t, gap_minutes)
     s = counts.group_by("channel").agg(pl.col("sessions").sum(), pl.col("converting_sessions").sum())
+    if people is not None:
+        return people.join(s, on="channel", how="full", coalesce=True)
     if isinstance(t, pl.DataFrame):
         buy = (pl.col("event_type") == "purchase").fill_null(False)
         out = t.select("channel", customer_codes(t), buy.alias("buy")).group_by("channel").agg(
@@ -470,6 +492,59 @@ def window_counts(t: Any, orders: Any | None) -> dict[str, int]:
     visitors = collect(lt.select(nw.col("customer_id").n_unique())).item()
     buyers = collect(lt.filter(_is_purchase()).select(nw.col("customer_id").n_unique())).item()
     return {"customers": int(customers), "visitors": int(visitors), "buyers": int(buyers)}
+
+
+def window_tables(t: pl.DataFrame, orders: pl.DataFrame | None) -> dict[str, Any] | None:
+    """For polars touches, in one pass over integer codes: visitors and buyers per channel (`people`, as
+    channel_conversion counts them), the window counts (window_counts') and customers per best funnel stage
+    (funnel_best's). Tables indexed by customer code × channel (× stage) stand in for hashing: each touch sets
+    a cell. None when those tables would be too large or a code is missing (then the functions named)."""
+    code = customer_codes(t)
+    if t.is_empty() or code.null_count() or t["stage_rank"].null_count():
+        return None
+    channel, lookup = channel_codes(t)
+    k = (int(lookup["code"].max()) + 1 if lookup.height else 0) + 1  # the last column: a missing channel
+    stages = int(t["stage_rank"].max()) + 1
+    customers = int(code.max()) + 1
+    order_codes = None
+    if orders is not None and orders.height:
+        if "customer_code" not in orders.columns or orders["customer_code"].null_count():
+            return None
+        order_codes = orders["customer_code"].to_numpy()
+        customers = max(customers, int(order_codes.max()) + 1)
+    if customers * k * stages > 4 * _PAIR_TABLE_CELLS:
+        return None
+    cell = code.to_numpy().astype(np.int64) * k + channel.fill_null(k - 1).to_numpy()
+    seen = np.zeros(customers * k * stages, dtype=bool)  # (customer, channel, stage) reached
+    seen[cell * stages + t["stage_rank"].to_numpy()] = True
+    seen = seen.reshape(customers, k, stages)
+    reached = seen.any(axis=2)  # customer × channel: a touch there
+    best = np.where(reached, stages - 1 - np.argmax(seen[:, :, ::-1], axis=2), -1)
+    bought = np.zeros(customers * k, dtype=bool)
+    bought[cell[(t["event_type"] == "purchase").fill_null(False).to_numpy()]] = True
+    bought = bought.reshape(customers, k)
+    names: list[str | None] = [None] * k
+    for c, value in zip(lookup["code"].to_list(), lookup["value"].to_list(), strict=True):
+        names[c] = value
+    used = np.flatnonzero(reached.any(axis=0))
+    people = pl.DataFrame({"channel": [names[c] for c in used], "visitors": reached.sum(axis=0)[used],
+                           "buyers": bought.sum(axis=0)[used]},
+                          schema={"channel": pl.String, "visitors": pl.Int64, "buyers": pl.Int64})
+    rows: list[tuple[str | None, int, int]] = []
+    for column in used:
+        counts = np.bincount(best[:, column][best[:, column] >= 0])
+        rows += [(names[column], stage, int(n)) for stage, n in enumerate(counts) if n]
+    overall = best.max(axis=1)
+    rows += [(None, stage, int(n)) for stage, n in enumerate(np.bincount(overall[overall >= 0])) if n]
+    funnel = pl.DataFrame(rows, schema={"channel": pl.String, "stage_rank": pl.Int8, "customers": pl.Int64},
+                          orient="row")
+    visitor = reached.any(axis=1)
+    anyone = visitor.copy()
+    if order_codes is not None:
+        anyone[order_codes] = True
+    counts = {"customers": int(anyone.sum()), "visitors": int(visitor.sum()),
+              "buyers": int(bought.any(axis=1).sum())}
+    return {"people": people, "counts": counts, "funnel": funnel}
 
 
 def _day_period(period: str) -> pl.Expr:

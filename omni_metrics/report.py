@@ -784,13 +784,19 @@ class _Window:
 
     @classmethod
     def of(cls, e: _EngineFrames, gap_minutes: int, index: engine.SessionIndex | None) -> _Window:
-        days = index.days(e.t) if index is not None else engine.session_days(e.t, gap_minutes)
-        polars = isinstance(e.t, pl.DataFrame)
-        return cls(days, engine.channel_conversion(e.t, gap_minutes, days),
-                   engine.order_channels(e.orders) if e.orders is not None else None,
-                   engine.window_counts(e.t, e.orders), conversion.funnel(engine.funnel_best(e.t)),
-                   engine.touch_days(e.t) if polars else None,
-                   engine.order_days(e.orders) if polars and e.orders is not None else None)
+        kept = index.view(e.t) if index is not None else None
+        days = index.days(kept) if index is not None else engine.session_days(e.t, gap_minutes)
+        orders = engine.order_channels(e.orders) if e.orders is not None else None
+        if not isinstance(e.t, pl.DataFrame):
+            return cls(days, engine.channel_conversion(e.t, gap_minutes, days), orders,
+                       engine.window_counts(e.t, e.orders), conversion.funnel(engine.funnel_best(e.t)), None, None)
+        tables = engine.window_tables(e.t, e.orders)
+        if tables is None:
+            tables = {"people": None, "counts": engine.window_counts(e.t, e.orders), "funnel": engine.funnel_best(e.t)}
+        return cls(days, engine.channel_conversion(e.t, gap_minutes, days, tables["people"]), orders,
+                   tables["counts"], conversion.funnel(tables["funnel"]),
+                   index.customer_days(kept) if index is not None else engine.touch_days(e.t),
+                   engine.order_days(e.orders) if e.orders is not None else None)
 
 
 def _customer_facts(memo: Memo, e: _EngineFrames, prep: Prepared, settings: Settings, view: tuple) -> pl.DataFrame:

@@ -215,6 +215,8 @@ def test_the_whole_report_is_the_same_on_polars_and_duckdb(sample_tables, settin
     assert_frame_equal(p.customers.select(model), d.customers.select(model), check_exact=False, rel_tol=1e-5,
                        abs_tol=1e-5)
     assert p.data["overall"]["sessions"] > 0 and p.data["cohorts"]
+    # the trend (per period of the window) is a frame only: the polars path counts it from customer-days
+    assert_frame_equal(p.frames["trend"], d.frames["trend"], check_exact=False, rel_tol=1e-9, check_dtypes=False)
 
 
 def test_report_sessions_equal_the_polars_reference(sample_tables):
@@ -253,3 +255,29 @@ def test_session_index_gives_each_views_sessions(sample_tables, monkeypatch, has
             assert_frame_equal(per_channel.sort("channel"), reference.sort("channel"), check_dtypes=False)
             key = ["channel", "day"]  # and per day of the session's start, as the engine sessionises the view
             assert_frame_equal(got.sort(key), engine.session_days(view, gap).sort(key))
+
+
+def test_window_tables_and_customer_days_equal_the_functions_they_stand_in_for(sample_tables, monkeypatch):
+    """window_tables (visitors and buyers per channel, window counts, best funnel stages in one pass) and
+    SessionIndex.customer_days equal channel_conversion's grouped counts, window_counts, funnel_best by
+    grouping and touch_days, on views of the sample."""
+    from omni_metrics.report import _since
+
+    whole = prepare(sample_tables, Settings()).touches
+    index = engine.SessionIndex(whole, 30)
+    for settings in (Settings(), Settings(channels=("web", "store")), Settings(segments={"segment": ("Regular",)}),
+                     Settings(start=datetime(2025, 9, 1).date(), channels=("mobile_app", "web", "email"))):
+        prep = prepare(sample_tables, settings)
+        start = datetime(2025, 9, 1) if settings.start else None
+        view, orders = _since(prep.touches, start), _since(prep.orders, start)
+        got = engine.window_tables(view, orders)
+        assert got is not None and got["counts"]["visitors"] > 0
+        assert got["counts"] == engine.window_counts(view, orders)
+        reference = engine.channel_conversion(view, 30).select("channel", "visitors", "buyers")
+        assert_frame_equal(got["people"].sort("channel"), reference.sort("channel"))
+        key = ["channel", "stage_rank"]
+        with monkeypatch.context() as patch:
+            patch.setattr(engine, "_PAIR_TABLE_CELLS", 0)  # the reference funnel: the grouped count
+            reference = engine.funnel_best(view).sort(key, nulls_last=True)
+        assert_frame_equal(got["funnel"].sort(key, nulls_last=True), reference)
+        assert_frame_equal(index.customer_days(index.view(view)), engine.touch_days(view))
