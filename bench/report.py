@@ -86,8 +86,7 @@ def _heavy_polars(out: str) -> None:
     import polars as pl
 
     from omni_metrics import engine
-    from omni_metrics.metrics.cohorts import cohort_grid
-    from omni_metrics.report import Settings, prepare
+    from omni_metrics.report import Settings, cohort_tables, prepare
 
     meter = RssMeter()
     t0 = time.perf_counter()
@@ -95,12 +94,13 @@ def _heavy_polars(out: str) -> None:
     meter.mark("read parquet")
     prep = prepare(tables, Settings())
     meter.mark("as_of cut, touches in tie order")
-    conv = engine.channel_conversion(prep.touches, 30)
+    index = engine.SessionIndex(prep.touches, 30)  # as build_report sessionises
+    days = index.days(index.view(prep.touches))
+    conv = engine.channel_conversion(prep.touches, 30, days, engine.window_tables(prep.touches, prep.orders)["people"])
     by_orders = engine.order_channels(prep.orders)
     meter.mark("sessions, per-channel conversion, orders")
-    first, activity = engine.order_activity(prep.orders, "month")
     as_of_period = pl.select(engine.pl_period_index(pl.lit(prep.as_of), "month")).item()
-    cohorts, _ = cohort_grid(activity, first, "month", as_of_period)
+    cohorts, _ = cohort_tables(engine.order_days(prep.orders), None, None, "month", as_of_period)
     meter.mark("monthly cohorts")
     print(json.dumps({"seconds": time.perf_counter() - t0, "stages": meter.stages,
                       "peak_mib": meter.total_peak_mib(), "sessions": int(conv["sessions"].sum()),

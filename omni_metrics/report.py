@@ -588,8 +588,8 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     }
 
     say("cohorts")
-    cohort_frame, retention = _cohorts(life, e, facts, period, as_of_period) if orders_all is not None \
-        else cohorts.cohort_grid(None, facts, period, as_of_period)
+    cohort_frame, retention = cohort_tables(life.order_days, e, facts, period, as_of_period) \
+        if orders_all is not None else cohorts.cohort_grid(None, facts, period, as_of_period)
     nps_periods = nps.nps_by_period(surveys, period)
     moments, top_journeys, sankey, mix = life.moments, life.journeys, life.sankey, life.mix
     attribution, attribution_error = None, "not computed yet"
@@ -634,11 +634,11 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
                   inputs=ModelInputs(t_all, orders_all, prep.surveys, as_of, facts))
 
 
-def _cohorts(life: _Lifetime, e: _EngineFrames, facts: pl.DataFrame, period: str,
-             as_of_period: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The cohort grid and retention rates: on polars from the buyers' orders per day (in customer, day order,
-    so each customer's periods are runs of rows), else from the engine's orders per customer and period."""
-    days = life.order_days
+def cohort_tables(days: pl.DataFrame | None, e: _EngineFrames | None, facts: pl.DataFrame | None, period: str,
+                  as_of_period: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The cohort grid and retention rates: on polars from the buyers' orders per day (engine.order_days, in
+    customer, day order, so each customer's periods are runs of rows), else from the engine's orders per
+    customer and period and the facts' first orders."""
     if days is None or days.is_empty():
         return cohorts.cohort_grid(engine.period_activity(e.orders_all, period),
                                    facts.filter(pl.col("first_order").is_not_null()), period, as_of_period)
