@@ -296,8 +296,10 @@ def _cut(tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
             return None
         frame = frame.with_row_index("row_nr")
         # spend is dated: a row dated on the as_of date counts, a later one does not
-        limit = pl.col(column) <= (as_of if column == "timestamp" else pl.lit(as_of.date()))
-        kept = frame.filter(limit)
+        limit = as_of if column == "timestamp" else as_of.date()
+        latest, whole = frame[column].max(), frame[column].null_count() == 0
+        # as_of is the latest timestamp unless chosen: then nothing is cut, and copying every row is saved
+        kept = frame if whole and (latest is None or latest <= limit) else frame.filter(pl.col(column) <= pl.lit(limit))
         after[name] = frame.height - kept.height
         return kept
 
