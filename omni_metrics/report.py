@@ -831,10 +831,10 @@ class _Lifetime:
         facts = silence.add_silence(_with_order_facts(facts, has_orders), settings.silence_factor,
                                     settings.silence_floor_days).with_columns(
             pl.col("steps").list.join(" > ").alias("journey")).drop("active_days", "own_gap")
+        facts = facts.sort("customer_id")  # the order of the per-customer table (and RFM's ties): sorted once here
         say("RFM segments")
         facts = facts.join(rfm.rfm_scores(facts.filter(pl.col("orders") > 0), as_of.date()), on="customer_id",
-                           how="left")
-        facts = facts.sort("customer_id")  # the order of the per-customer table: sorted once here
+                           how="left", maintain_order="left").with_columns(pl.col("customer_id").set_sorted())
         say("silent moments")
         moments = silence.silent_moments(facts)
         say("journeys")

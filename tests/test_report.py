@@ -168,6 +168,25 @@ def test_rfm_ntile_ties_broken_by_customer_id():
     assert [scores[f"c{i}"] for i in range(6)] == [1, 1, 2, 3, 4, 5]
 
 
+def test_rfm_scores_equal_sql_ntile_on_the_sample(sample_tables):
+    """r, f, m of every buyer of the sample equal SQL's NTILE(5) (DuckDB) over the same ordering and ties."""
+    import duckdb
+
+    facts = build_report(sample_tables.tables, models=False).inputs.facts
+    buyers = facts.filter(pl.col("orders") > 0).select(
+        "customer_id", pl.col("last_order").dt.date().alias("last_day"), "orders", "revenue", "r", "f", "m")
+    assert buyers.height > 1000 and buyers["f"].n_unique() == 5
+    as_of = date(2026, 1, 1)  # any day: recency ranks by the last order's day either way
+    con = duckdb.connect()
+    con.register("buyers", buyers.to_arrow())
+    want = con.sql(f"""
+        SELECT customer_id,
+               NTILE(5) OVER (ORDER BY DATE '{as_of}' - last_day DESC, customer_id) AS r,
+               NTILE(5) OVER (ORDER BY orders, customer_id) AS f,
+               NTILE(5) OVER (ORDER BY revenue, customer_id) AS m FROM buyers ORDER BY customer_id""").pl()
+    assert_frame_equal(buyers.sort("customer_id").select("customer_id", "r", "f", "m"), want, check_dtypes=False)
+
+
 def test_orders_only_become_purchase_touches():
     o = frame("orders", [order("1", "a", "2024-01-01 10:00:00", "store", 10.0)])
     r = build_report({"orders": o})

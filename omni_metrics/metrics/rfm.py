@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import polars as pl
 
 SCORE_SCHEMA = {"customer_id": pl.String, "r": pl.Int8, "f": pl.Int8, "m": pl.Int8, "rfm_segment": pl.String}
@@ -40,15 +41,18 @@ def rfm_scores(buyers: pl.DataFrame, as_of_date: date) -> pl.DataFrame:
     if buyers.is_empty():
         return pl.DataFrame(schema=SCORE_SCHEMA)
     n = buyers.height
+    # in customer_id order (one customer a row), a stable sort on the score's column breaks its ties by id
     frame = buyers.select(
         "customer_id", (pl.lit(as_of_date) - pl.col("last_order").dt.date()).dt.total_days().alias("recency_days"),
-        "orders", "revenue")
-    scored = frame.select("customer_id")
+        "orders", "revenue").sort("customer_id")
+    scores = []
     for name, column, descending in (("r", "recency_days", True), ("f", "orders", False), ("m", "revenue", False)):
-        ranked = frame.sort([column, "customer_id"], descending=[descending, False]).with_row_index("i")
-        scored = scored.join(ranked.select("customer_id", ntile(pl.col("i").cast(pl.Int64), n).alias(name)),
-                             on="customer_id")
-    return scored.select("customer_id", "r", "f", "m", segment(pl.col("r"), pl.col("f")).alias("rfm_segment"))
+        order = frame.select(pl.arg_sort_by(column, descending=descending, maintain_order=True))[column].to_numpy()
+        place = np.empty(n, dtype=np.int64)
+        place[order] = np.arange(n)  # each row's 0-based place in the score's order
+        scores.append(pl.select(ntile(pl.lit(pl.Series(place)), n)).to_series().alias(name))
+    return frame.select("customer_id").with_columns(scores).with_columns(
+        segment(pl.col("r"), pl.col("f")).alias("rfm_segment"))
 
 
 def rfm_segments(customers: pl.DataFrame) -> pl.DataFrame:
