@@ -851,6 +851,10 @@ def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: 
     else:
         facts = _touch_facts(t_all, orders_all, as_of_day)
     activity = pl.DataFrame(schema={"customer_id": pl.String, "p": pl.Int64, "revenue": pl.Float64})
+    if isinstance(orders_all, pl.DataFrame) and "customer_code" in orders_all.columns \
+            and not orders_all["customer_code"].null_count():
+        facts = facts.join(_pl_order_facts(orders_all, as_of_day), on="customer_id", how="left")
+        return CustomerRollups(facts=facts, activity=period_activity(orders_all, period) if period else None)
     if orders_all is not None:
         lo = lazy(orders_all)
         first = first_orders(orders_all)
@@ -875,6 +879,29 @@ def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: 
         facts = facts.join(first, on="customer_id", how="left").join(totals, on="customer_id", how="left") \
             .join(summary, on="customer_id", how="left")
     return CustomerRollups(facts=facts, activity=activity if period is not None else None)
+
+
+def _pl_order_facts(orders: pl.DataFrame, as_of_day: int) -> pl.DataFrame:
+    """The order side of customer_facts for polars orders that the cut coded (`customer_code`), the same
+    columns and values: on the integer codes in (customer, time) order instead of grouping by id text."""
+    o = orders.select(pl.col("customer_code").alias("c"), "customer_id", "timestamp", "order_id", "channel",
+                      "revenue", pl.col("timestamp").dt.date().cast(pl.Int64).alias("day")) \
+        .sort("c", "timestamp", "order_id")  # a customer's first row: the first order (ties: smaller order_id)
+    c = pl.col("c")
+    firsts = o.filter((c != c.shift(1)).fill_null(True)).select(
+        "c", "customer_id", pl.col("timestamp").alias("first_order"), pl.col("channel").alias("acquisition_channel"))
+    totals = o.group_by("c").agg(pl.len().cast(pl.Int64).alias("orders"), pl.col("revenue").sum(),
+                                 pl.col("timestamp").max().alias("last_order"))
+    # METRICS.md §4 in days: purchase days, frequency, recency, T, monetary value (after the first day)
+    by_day = o.group_by("c", "day").agg(pl.col("revenue").sum()).sort("c", "day")
+    summary = by_day.group_by("c").agg(
+        pl.len().cast(pl.Int64).alias("_n"), pl.col("day").last().alias("_last"), pl.col("day").first().alias("_first"),
+        pl.col("revenue").sum().alias("_total"), pl.col("revenue").first().alias("_first_rev")).select(
+        "c", (pl.col("_n") - 1).alias("frequency"), (pl.col("_last") - pl.col("_first")).cast(pl.Float64).alias("recency"),
+        (as_of_day - pl.col("_first")).cast(pl.Float64).alias("T"),
+        pl.when(pl.col("_n") > 1).then((pl.col("_total") - pl.col("_first_rev")) / (pl.col("_n") - 1))
+        .otherwise(0.0).alias("monetary_value"))
+    return firsts.join(totals, on="c").join(summary, on="c").drop("c")
 
 
 def order_activity(orders: Any, period: str) -> tuple[pl.DataFrame, pl.DataFrame]:

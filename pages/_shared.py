@@ -104,11 +104,12 @@ def _prefetch_touches() -> int:
         return PREFETCH_TOUCHES
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _memo(dataset_id: str) -> Memo:
     """What the reports of one dataset share across settings (the as_of cut and its touches, the per-customer
     facts of a channel choice, the sessions of a window): a change of period, start date or segment reuses them
-    instead of starting over from the tables."""
+    instead of starting over from the tables. Held for the few datasets in use (a million customers' memo is a
+    few GB); one evicted is only recomputed."""
     return Memo()
 
 

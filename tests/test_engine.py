@@ -163,6 +163,9 @@ def test_facts_reuse_the_touches_customer_codes_and_code_orders_only_customers()
     con = duckdb.connect()
     on_duck = engine.customer_facts(on_duckdb(t, con), on_duckdb(orders, con), as_of, "month").facts
     assert_frame_equal(reused, on_duck.sort("customer_id"), check_dtypes=False)
+    # orders coded by the cut (report.prepare) take the integer-keyed order side: the same facts
+    coded = orders.with_columns(engine.order_customer_codes(t, orders))
+    assert_frame_equal(engine.customer_facts(t, coded, as_of, "month").facts.sort("customer_id"), reused)
     # c only ordered (in store, on Feb 10 and 20): one channel, two active days 10 days apart; silent from Feb 20
     # to Mar 1 2024 (a leap year: Feb 29 exists) = 10 days
     c = reused.filter(pl.col("customer_id") == "c").row(0, named=True)
@@ -181,11 +184,13 @@ def test_order_facts_first_order_tie_and_monetary_value_agree():
     t = polars_touches(None, orders)
     con = duckdb.connect()
     got = []
-    for tn, on in ((t, orders), (on_duckdb(t, con), on_duckdb(orders, con))):
+    coded = orders.with_columns(engine.order_customer_codes(t, orders))  # the integer-keyed order side
+    for tn, on in ((t, coded), (on_duckdb(t, con), on_duckdb(orders, con)), (t, orders)):
         r = engine.customer_facts(tn, on, ts("2024-04-01 00:00"), "week")
         got.append((r.facts.sort("customer_id"), r.activity.sort("customer_id", "p")))
     assert_frame_equal(got[0][0], got[1][0], check_dtypes=False)
     assert_frame_equal(got[0][1], got[1][1], check_dtypes=False)
+    assert_frame_equal(got[0][0], got[2][0])
     a = got[0][0].row(0, named=True)
     # a's two orders at the same moment: the smaller order_id (o1, store) is the first order
     assert a["acquisition_channel"] == "store"
