@@ -466,11 +466,10 @@ def channel_conversion(t: Any, gap_minutes: int, counts: pl.DataFrame | None = N
     return out.join(s, on="channel", how="full", coalesce=True)
 
 
-def session_periods(t: Any, gap_minutes: int, period: str, counts: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Sessions and converting sessions per period of the session's first touch (the trend)."""
-    if counts is None:
-        counts = session_counts(t, gap_minutes, period)
-    return counts.group_by("p").agg(pl.col("sessions").sum(), pl.col("converting_sessions").sum())
+def session_periods(days: pl.DataFrame, period: str) -> pl.DataFrame:
+    """Sessions and converting sessions per period of the session's first touch (the trend), from
+    session_days."""
+    return days.group_by(_day_period(period)).agg(pl.col("sessions").sum(), pl.col("converting_sessions").sum())
 
 
 # --- per channel / per period counts ---------------------------------------------------------------------------
@@ -530,14 +529,7 @@ def window_tables(t: pl.DataFrame, orders: pl.DataFrame | None) -> dict[str, Any
     people = pl.DataFrame({"channel": [names[c] for c in used], "visitors": reached.sum(axis=0)[used],
                            "buyers": bought.sum(axis=0)[used]},
                           schema={"channel": pl.String, "visitors": pl.Int64, "buyers": pl.Int64})
-    rows: list[tuple[str | None, int, int]] = []
-    for column in used:
-        counts = np.bincount(best[:, column][best[:, column] >= 0])
-        rows += [(names[column], stage, int(n)) for stage, n in enumerate(counts) if n]
-    overall = best.max(axis=1)
-    rows += [(None, stage, int(n)) for stage, n in enumerate(np.bincount(overall[overall >= 0])) if n]
-    funnel = pl.DataFrame(rows, schema={"channel": pl.String, "stage_rank": pl.Int8, "customers": pl.Int64},
-                          orient="row")
+    funnel = _funnel_frame(best, names)
     visitor = reached.any(axis=1)
     anyone = visitor.copy()
     if order_codes is not None:
@@ -626,10 +618,16 @@ def _pl_funnel_table(t: pl.DataFrame) -> pl.DataFrame | None:
     np.maximum.at(best, (code.to_numpy(), channel.fill_null(missing).to_numpy()),
                   t["stage_rank"].cast(pl.Int16).to_numpy())
     names = dict(zip(lookup["code"].to_list(), lookup["value"].to_list(), strict=True))
+    return _funnel_frame(best, [names.get(c) for c in range(columns)])
+
+
+def _funnel_frame(best: np.ndarray, names: list[str | None]) -> pl.DataFrame:
+    """funnel_best's frame from a customers × channels table of best stages (-1: no touch there); `names` the
+    channel of each column (None: the missing channel)."""
     rows: list[tuple[str | None, int, int]] = []
-    for column in range(columns):
+    for column in range(best.shape[1]):
         counts = np.bincount(best[:, column][best[:, column] >= 0])
-        rows += [(names.get(column), stage, int(n)) for stage, n in enumerate(counts) if n]
+        rows += [(names[column], stage, int(n)) for stage, n in enumerate(counts) if n]
     overall = best.max(axis=1)
     rows += [(None, stage, int(n)) for stage, n in enumerate(np.bincount(overall[overall >= 0])) if n]
     return pl.DataFrame(rows, schema={"channel": pl.String, "stage_rank": pl.Int8, "customers": pl.Int64},

@@ -282,8 +282,12 @@ def prepare(tables: Mapping[str, pl.DataFrame], settings: Settings, memo: Memo |
     base = memo.get(("cut", as_of), lambda: _cut(tables, as_of))
     if not settings.channels and not settings.segments:
         return base
-    return memo.get(("view", as_of, settings.channels, tuple(sorted(settings.segments.items()))),
-                    lambda: _filtered(base, settings))
+    return memo.get(("view", as_of, *_filters(settings)), lambda: _filtered(base, settings))
+
+
+def _filters(settings: Settings) -> tuple:
+    """The channel and segment filters as part of a Memo key."""
+    return settings.channels, tuple(sorted(settings.segments.items()))
 
 
 def _cut(tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
@@ -540,7 +544,7 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     notes = list(missing.values()) + prep.notes
     e = _EngineFrames(settings.engine, t, t_all, orders, orders_all)
     # what the lifetime figures depend on besides the dataset; the window's add the start and the session gap
-    view = (as_of, settings.channels, tuple(sorted(settings.segments.items())), settings.engine)
+    view = (as_of, *_filters(settings), settings.engine)
 
     say("sessions and conversion")
     gap = settings.session_gap_minutes
@@ -738,8 +742,7 @@ def _trend(e: _EngineFrames, window: _Window, surveys, facts, period, start) -> 
         if column not in out.columns:
             out = out.with_columns(pl.lit(None, pl.Float64).alias(column))
     # a session counts in the period of its first touch
-    session_trend = engine.session_periods(None, 0, period, engine.session_counts(None, 0, period, window.days)) \
-        .with_columns(pl.col("p").cast(pl.Int64))
+    session_trend = engine.session_periods(window.days, period).with_columns(pl.col("p").cast(pl.Int64))
     out = out.join(session_trend, on="p", how="left")
     return out.sort("p").select(
         period_label(pl.col("p"), period).alias("period"), "customers", "buyers", "orders", "revenue",
