@@ -308,8 +308,7 @@ class SessionIndex:
         channel, lookup = channel_codes(t)
         missing = int(lookup["code"].max()) + 1 if lookup.height else 0  # a missing channel: a code of its own
         channel = channel.fill_null(missing).to_numpy().astype(np.uint64)
-        names = dict(zip(lookup["code"].to_list(), lookup["value"].to_list(), strict=True))
-        self.channels = [names.get(c) for c in range(missing + 1)]
+        self.channels = _names(lookup, missing + 1)
         place = self.offset[code] + seq  # each touch's place in (customer, touch_seq) order: one number per touch
         self.order, key, code_s = self._session_order(t, place, code, seq, channel, missing + 1)
         row_at = np.empty(n, dtype=np.int64)
@@ -522,9 +521,7 @@ def window_tables(t: pl.DataFrame, orders: pl.DataFrame | None) -> dict[str, Any
     bought = np.zeros(customers * k, dtype=bool)
     bought[cell[(t["event_type"] == "purchase").fill_null(False).to_numpy()]] = True
     bought = bought.reshape(customers, k)
-    names: list[str | None] = [None] * k
-    for c, value in zip(lookup["code"].to_list(), lookup["value"].to_list(), strict=True):
-        names[c] = value
+    names = _names(lookup, k)
     used = np.flatnonzero(reached.any(axis=0))
     people = pl.DataFrame({"channel": [names[c] for c in used], "visitors": reached.sum(axis=0)[used],
                            "buyers": bought.sum(axis=0)[used]},
@@ -617,8 +614,15 @@ def _pl_funnel_table(t: pl.DataFrame) -> pl.DataFrame | None:
     best = np.full((customers, columns), -1, dtype=np.int16)
     np.maximum.at(best, (code.to_numpy(), channel.fill_null(missing).to_numpy()),
                   t["stage_rank"].cast(pl.Int16).to_numpy())
-    names = dict(zip(lookup["code"].to_list(), lookup["value"].to_list(), strict=True))
-    return _funnel_frame(best, [names.get(c) for c in range(columns)])
+    return _funnel_frame(best, _names(lookup, columns))
+
+
+def _names(lookup: pl.DataFrame, size: int) -> list[str | None]:
+    """The values of a code → value lookup (_coded's) as a list by code, `size` long (None where no value)."""
+    names: list[str | None] = [None] * size
+    for code, value in zip(lookup["code"].to_list(), lookup["value"].to_list(), strict=True):
+        names[code] = value
+    return names
 
 
 def _funnel_frame(best: np.ndarray, names: list[str | None]) -> pl.DataFrame:
@@ -716,10 +720,8 @@ def channel_codes(frame: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
 
 
 def order_customer_codes(t: pl.DataFrame, orders: pl.DataFrame) -> pl.Series:
-    """The orders' customer codes in the code space of the touches' `customer_code`: a touch customer's code,
-    or a new one (above them all) for a customer seen only in orders."""
-    codes, _ = _union_customer_codes(t, orders.drop("customer_code", strict=False), pl.DataFrame())
-    return codes.tail(orders.height).alias("customer_code")
+    """The orders' customer codes in the code space of the touches' `customer_code` (_order_codes)."""
+    return _order_codes(t, orders)[0].alias("customer_code")
 
 
 def _coded(column: pl.Series) -> tuple[pl.Series, pl.DataFrame]:
@@ -733,9 +735,9 @@ def _coded(column: pl.Series) -> tuple[pl.Series, pl.DataFrame]:
 def _union_customer_codes(t: pl.DataFrame, orders: pl.DataFrame | None,
                           union: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
     """UInt32 customer codes of `union` (the touches' rows, then the orders') and the lookup code →
-    customer_id. The polars touches carry their codes already (`customer_code`): reuse them, look the orders'
-    customers up by id, and give a customer seen only in orders a new code — instead of coding the ~20 M ids
-    of the union again (a third of the per-customer facts' time at a million customers)."""
+    customer_id. The polars touches carry their codes already (`customer_code`): reuse them, and the orders'
+    when the cut coded them too, else look the orders' customers up (_order_codes) — instead of coding the
+    ~20 M ids of the union again (a third of the per-customer facts' time at a million customers)."""
     if "customer_code" not in t.columns or t.is_empty():
         return _coded(union["customer_id"])
     if orders is not None and "customer_code" in orders.columns:  # coded with the touches (report.prepare)
@@ -743,18 +745,30 @@ def _union_customer_codes(t: pl.DataFrame, orders: pl.DataFrame | None,
         rows = _first_rows(codes)
         return codes, pl.DataFrame({"code": codes.gather(rows), "value": union["customer_id"].gather(rows)})
     codes = t["customer_code"].cast(pl.UInt32)
-    firsts = t[_first_rows(t["customer_code"])].filter(pl.col("customer_code").is_not_null())
-    ids = firsts.select(pl.col("customer_code").cast(pl.UInt32).alias("code"), pl.col("customer_id").alias("value"))
     if orders is None:
-        return codes, ids
-    known = ids.rename({"value": "customer_id"})
+        return codes, _touch_ids(t).rename({"customer_id": "value"})
+    found, known = _order_codes(t, orders)
+    return pl.concat([codes, found]), known.rename({"customer_id": "value"})
+
+
+def _touch_ids(t: pl.DataFrame) -> pl.DataFrame:
+    """code, customer_id: each customer code of polars touches with its id."""
+    firsts = t[_first_rows(t["customer_code"])].filter(pl.col("customer_code").is_not_null())
+    return firsts.select(pl.col("customer_code").cast(pl.UInt32).alias("code"), "customer_id")
+
+
+def _order_codes(t: pl.DataFrame, orders: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
+    """(the orders' customer codes in the touches' code space, the lookup code → customer_id): a touch
+    customer's code, or a new one (above them all) for a customer seen only in orders."""
+    known = _touch_ids(t)
     new = orders.select(pl.col("customer_id").drop_nulls().unique(maintain_order=True)).join(
         known, on="customer_id", how="anti")
     if new.height:
         known = pl.concat([known, new.select(
-            (pl.int_range(pl.len(), dtype=pl.UInt32) + int(codes.max()) + 1).alias("code"), "customer_id")])
+            (pl.int_range(pl.len(), dtype=pl.UInt32) + int(t["customer_code"].max()) + 1).alias("code"),
+            "customer_id")])
     found = orders.select("customer_id").join(known, on="customer_id", how="left", maintain_order="left")
-    return pl.concat([codes, found["code"]]), known.rename({"customer_id": "value"})
+    return found["code"], known
 
 
 def _pl_touch_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int) -> pl.DataFrame:
