@@ -137,35 +137,30 @@ def _codes(column: pl.Series) -> pl.Series:
 
 
 def pl_customer_seq(frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """(customer_code, touch_seq) of polars touches, the rows left in place: UInt32 customer codes (in order of
-    first appearance in time) and each customer's touches numbered from 0 in METRICS.md's tie order.
+    """(customer_code, touch_seq) of polars touches, the rows left in place: UInt32 customer codes (numbered in
+    the order of a hash of the ids, so in no meaningful order) and each customer's touches numbered from 0 in
+    METRICS.md's tie order.
 
-    One grouping of the row numbers by customer id, in time order (no sort at all when the rows already come in
-    time order, as exports usually do), gives both: a customer's code is its group's number and a touch's
-    number its place in the group. Only the rows that share a customer and a timestamp with another row (they
-    are rare) are then re-dealt by the rest of the tie keys (TIE_KEYS; the frame needs those columns)."""
+    One sort gives both: the touches in time order (no sort at all when the rows already come in time order, as
+    exports usually do), keyed by a hash of their customer id with their place in time in the low bits, sorted
+    as plain integers, list each customer's touches together in time order — a customer's code is its group's
+    number and a touch's number its place in the group (_key_groups). Only the rows that share a customer
+    and a timestamp with another row (they are rare) are then re-dealt by the rest of the tie keys (TIE_KEYS;
+    the frame needs those columns)."""
     n = frame.height
     if n == 0:
         return pl.Series("customer_code", [], pl.UInt32), pl.Series("touch_seq", [], pl.Int64)
     ts = frame["timestamp"]
-    rows = pl.int_range(n, dtype=pl.UInt32, eager=True).alias("i")
-    keyed = pl.DataFrame({"c": frame["customer_id"], "i": rows})
-    if ts.is_sorted():
-        groups = keyed.group_by("c", maintain_order=True).agg("i")
-    else:  # a group's rows in time order, ties by row number (a group's row numbers come in ascending order)
-        keyed = keyed.with_columns(t=ts)
-        groups = keyed.group_by("c", maintain_order=True).agg(pl.col("i").sort_by("t", maintain_order=True))
-    lengths = groups["i"].list.len().to_numpy()
-    grouped = groups["i"].explode().to_numpy()  # row numbers by customer, then time
-    code_g = np.repeat(np.arange(len(lengths), dtype=np.uint32), lengths)  # at each place: its group
-    seq_g = np.arange(n, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # place in group
+    by_time = None if ts.is_sorted() else \
+        ts.to_frame("t").select(pl.arg_sort_by("t", maintain_order=True))["t"].to_numpy()  # ties by row number
+    grouped, code_g, seq_g = _customer_groups(frame["customer_id"], by_time)  # rows by customer, then time
     code = np.empty(n, dtype=np.uint32)
     code[grouped] = code_g
     seq = np.empty(n, dtype=np.int64)
     seq[grouped] = seq_g
     # same customer, same moment: neighbours in (customer, time) order with equal timestamps (a null timestamp,
     # which canonical touches do not have, compares as the earliest one)
-    t_g = ts.fill_null(ts.min()).to_numpy()[grouped]
+    t_g = ts.fill_null(ts.min()).gather(grouped).to_numpy()
     tie = np.zeros(n, dtype=bool)
     equal = (t_g[1:] == t_g[:-1]) & (code_g[1:] == code_g[:-1])
     tie[1:] |= equal
@@ -183,6 +178,58 @@ def pl_customer_seq(frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
             (pl.col("_low") + pl.int_range(pl.len(), dtype=pl.Int64).over("c", "timestamp")).alias("_seq"))
         seq_s = seq_s.scatter(resolved["pos"], resolved["_seq"])
     return code_s, seq_s
+
+
+def _customer_groups(ids: pl.Series, by_time: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows grouped by customer id, each group in time order (`by_time`: the rows in time order, None when
+    they already are), with each place's group number and its place in its group (_key_groups)."""
+    if by_time is not None:
+        ids = ids.gather(by_time)
+    at, code_g, seq_g = _key_groups(ids) or _key_groups(ids, exact=True)
+    return (at if by_time is None else by_time[at]), code_g, seq_g
+
+
+def _key_groups(ids: pl.Series, exact: bool = False, hash_bits: int = 64,
+                cut_bits: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Ids in time order grouped: (the places listed by group, each in time order; each listed place's group
+    number; its place in its group). Groups are numbered in the order of their key — a 64-bit hash of the id
+    (`hash_bits` of it; tests lower it), or with `exact` the id's code — not of their ids.
+
+    The key is cut to its top bits (`cut_bits`; by default all that leave room for the place) and the place put
+    in the low bits, so one sort of plain integers (several times faster than grouping the ids themselves)
+    lists every key's places together in time order. The full keys then split the rare groups whose cut keys
+    met (re-sorted in place), and a second, independent hash checks that no group holds two ids: None when one
+    does (one chance in 10^19 per pair of ids at 64 bits), and the caller codes the ids exactly."""
+    n = len(ids)
+    bits = max(1, (n - 1).bit_length())
+    if exact:  # dense codes (a null id a code of its own)
+        codes = _codes(ids)
+        full = codes.fill_null(int(codes.max() or 0) + 1).cast(pl.UInt64).to_numpy()
+        width = max(1, int(full.max()).bit_length())
+    else:
+        full = ids.hash(seed=7).to_numpy() >> np.uint64(64 - hash_bits)
+        width = hash_bits
+    keep = min(width, 64 - bits, cut_bits or 64)
+    packed = ((full >> np.uint64(width - keep)) << np.uint64(bits)) | np.arange(n, dtype=np.uint64)
+    packed = pl.Series(packed).sort().to_numpy()  # polars sorts on every core
+    at = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)  # places in time, grouped by cut key
+    key = full[at]
+    cut = packed >> np.uint64(bits)
+    met = (cut[1:] == cut[:-1]) & (key[1:] != key[:-1])
+    if met.any():  # keys that share a cut key: their places in (key, time) order, in the same slots
+        slots = np.flatnonzero(np.isin(cut, np.unique(cut[1:][met])))
+        fixed = pl.DataFrame({"k": key[slots], "at": at[slots]}).sort("k", "at")
+        at[slots], key[slots] = fixed["at"].to_numpy(), fixed["k"].to_numpy()
+    new = np.ones(n, dtype=bool)
+    new[1:] = key[1:] != key[:-1]
+    if not exact:
+        check = ids.hash(seed=11).to_numpy()[at]
+        if ((check[1:] != check[:-1]) & ~new[1:]).any():
+            return None
+    starts = np.flatnonzero(new)
+    lengths = np.diff(np.append(starts, n))
+    code_g = np.repeat(np.arange(len(starts), dtype=np.uint32), lengths)
+    return at, code_g, np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
 
 
 # --- sessions (§1) --------------------------------------------------------------------------------------------

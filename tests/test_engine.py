@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -82,6 +83,33 @@ def test_touch_seq_with_many_same_moment_ties_matches_duckdb(in_time_order):
     # the codes: one per customer, equal ids equal codes
     pairs = mine.select("customer_id", "customer_code").unique()
     assert pairs.height == mine["customer_id"].n_unique() == pairs["customer_code"].n_unique()
+
+
+@pytest.mark.parametrize("how", [{"exact": True}, {}, {"cut_bits": 2}, {"hash_bits": 40, "cut_bits": 3}])
+def test_customer_groups_by_hash_cut_hash_or_exact_code(how):
+    """_key_groups lists each id's places together in time order, whatever the key: exact codes, the 64-bit
+    hash, or a hash cut to 2–3 bits (every cut key met by many ids: the re-sort in place must split them)."""
+    import random
+
+    rnd = random.Random(5)
+    ids = pl.Series("customer_id", [rnd.choice([f"c{k}" for k in range(40)] + [None]) for _ in range(500)])
+    at, code, seq = engine._key_groups(ids, **how)
+    assert sorted(at.tolist()) == list(range(500))
+    listed = ids.gather(pl.Series(at))
+    for c in np.unique(code):
+        places = at[code == c]
+        assert listed.filter(pl.Series(code == c)).n_unique() == 1  # one id per group …
+        assert places.tolist() == sorted(places.tolist())  # … its places in time order, numbered from 0
+        assert seq[code == c].tolist() == list(range(len(places)))
+    assert len(np.unique(code)) == ids.n_unique()  # … and one group per id (null included)
+
+
+def test_customer_groups_refuse_a_hash_that_joins_two_ids():
+    """With the hash cut to 3 bits, 40 ids must share keys: the second hash sees it (the caller then codes the
+    ids exactly)."""
+    ids = pl.Series("customer_id", [f"c{k % 40}" for k in range(400)])
+    assert engine._key_groups(ids, hash_bits=3) is None
+    assert engine._key_groups(ids) is not None
 
 
 def test_first_rows_of_each_code():
