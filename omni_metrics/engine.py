@@ -137,9 +137,8 @@ def _codes(column: pl.Series) -> pl.Series:
 
 
 def pl_customer_seq(frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """(customer_code, touch_seq) of polars touches, the rows left in place: UInt32 customer codes (numbered in
-    the order of a hash of the ids, so in no meaningful order) and each customer's touches numbered from 0 in
-    METRICS.md's tie order.
+    """(customer_code, touch_seq) of polars touches, the rows left in place: UInt32 customer codes (in order of
+    first appearance in time) and each customer's touches numbered from 0 in METRICS.md's tie order.
 
     One sort gives both: the touches in time order (no sort at all when the rows already come in time order, as
     exports usually do), keyed by a hash of their customer id with their place in time in the low bits, sorted
@@ -192,8 +191,8 @@ def _customer_groups(ids: pl.Series, by_time: np.ndarray | None) -> tuple[np.nda
 def _key_groups(ids: pl.Series, exact: bool = False, hash_bits: int = 64,
                 cut_bits: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Ids in time order grouped: (the places listed by group, each in time order; each listed place's group
-    number; its place in its group). Groups are numbered in the order of their key — a 64-bit hash of the id
-    (`hash_bits` of it; tests lower it), or with `exact` the id's code — not of their ids.
+    number, groups numbered in order of first appearance; its place in its group). A group's key is a 64-bit
+    hash of its id (`hash_bits` of it; tests lower it), or with `exact` the id's code.
 
     The key is cut to its top bits (`cut_bits`; by default all that leave room for the place) and the place put
     in the low bits, so one sort of plain integers (several times faster than grouping the ids themselves)
@@ -228,7 +227,9 @@ def _key_groups(ids: pl.Series, exact: bool = False, hash_bits: int = 64,
             return None
     starts = np.flatnonzero(new)
     lengths = np.diff(np.append(starts, n))
-    code_g = np.repeat(np.arange(len(starts), dtype=np.uint32), lengths)
+    number = np.empty(len(starts), dtype=np.uint32)  # groups numbered by first appearance (smallest place)
+    number[np.argsort(at[starts], kind="stable")] = np.arange(len(starts), dtype=np.uint32)
+    code_g = np.repeat(number, lengths)
     return at, code_g, np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
 
 
@@ -356,31 +357,43 @@ class SessionIndex:
         missing = int(lookup["code"].max()) + 1 if lookup.height else 0  # a missing channel: a code of its own
         channel = channel.fill_null(missing).to_numpy().astype(np.uint64)
         self.channels = _names(lookup, missing + 1)
-        place = self.offset[code] + seq  # each touch's place in (customer, touch_seq) order: one number per touch
-        self.order, key, code_s = self._session_order(t, place, code, seq, channel, missing + 1)
         row_at = np.empty(n, dtype=np.int64)
-        row_at[place] = np.arange(n)
-        rows = row_at[self.order]  # the row of each place in session order
-        ts = t["timestamp"].dt.cast_time_unit("us").cast(pl.Int64).to_numpy()[rows]
+        row_at[self.offset[code] + seq] = np.arange(n)  # the row at each place in (customer, touch_seq) order
+        code_s = np.repeat(np.arange(len(counts)), counts)  # session order keeps the customers in code order
+        self.order, key, rows = self._session_order(t, row_at, code, seq, channel, missing + 1, counts, code_s)
+        # the timestamp, channel and purchase flag of each touch in session order, in one gather when they fit
+        # in one integer (a gather of millions of values at random costs more than packing and unpacking them)
+        ts = t["timestamp"].dt.cast_time_unit("us").cast(pl.Int64).to_numpy()
+        buy = (t["event_type"] == "purchase").fill_null(False).to_numpy()
+        low = int(ts.min()) if n else 0
+        channel_bits = max(1, missing.bit_length())
+        if n and (int(ts.max()) - low).bit_length() + channel_bits + 1 <= 64:
+            packed = (((ts - low).astype(np.uint64) << np.uint64(channel_bits + 1))
+                      | (channel << np.uint64(1)) | buy.astype(np.uint64))[rows]
+            ts = (packed >> np.uint64(channel_bits + 1)).astype(np.int64) + low
+            channel = (packed >> np.uint64(1)) & np.uint64((1 << channel_bits) - 1)
+            buy = (packed & np.uint64(1)).astype(bool)
+        else:
+            ts, channel, buy = ts[rows], channel[rows], buy[rows]
         new = np.ones(n, dtype=bool)
         new[1:] = (code_s[1:] != code_s[:-1]) | (key[1:] != key[:-1]) \
             | ((key[1:] <= missing) & (np.diff(ts) > gap_minutes * 60_000_000))
         # kept for every view: compact, a few bytes per touch
         self.order = self.order.astype(np.uint32 if n < 2**32 else np.int64)
         self.session = np.cumsum(new, dtype=np.uint32 if n < 2**32 else np.int64)
-        self.channel = channel[rows].astype(np.uint16 if len(self.channels) < 2**16 else np.int64)
+        self.channel = channel.astype(np.uint16 if len(self.channels) < 2**16 else np.int64)
         self.day = (ts // 86_400_000_000).astype(np.int32)
-        self.buy = (t["event_type"] == "purchase").fill_null(False).to_numpy()[rows]
+        self.buy = buy
         self.size = n
         # in touch order (by place): each touch's customer and day, for a view's distinct customer-days
-        self.customer_at = np.repeat(np.arange(len(counts), dtype=np.uint32), counts)
+        self.customer_at = code_s.astype(np.uint32)
         self.day_at = np.empty(n, dtype=np.int32)
         self.day_at[self.order] = self.day
 
-    def _session_order(self, t: pl.DataFrame, place: np.ndarray, code: np.ndarray, seq: np.ndarray,
-                       channel: np.ndarray, n_channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The touches' places (in touch order) listed in session order, with each one's session key and
-        customer code in that order.
+    def _session_order(self, t: pl.DataFrame, row_at: np.ndarray, code: np.ndarray, seq: np.ndarray,
+                       channel: np.ndarray, n_channels: int, counts: np.ndarray,
+                       code_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The touches' places (in touch order) listed in session order, with each one's session key and row.
 
         A touch without a session_id has its channel code as key; one with a session_id a number above the
         channel codes. (customer, key, touch_seq) packed into one integer sort in session order and unpack into
@@ -388,13 +401,14 @@ class SessionIndex:
         first a hash of the id cut to the bits left over, checked after the sort: when two ids of one customer
         share a cut hash (their full 64-bit hashes differ), the ids are coded exactly instead. Only two ids with
         equal 64-bit hashes (one chance in 10^19 per pair) would count as one session."""
-        n = len(place)
+        n = len(code)
         if not n:
-            return place, channel, code
+            return code, channel, code
         rows = t["session_id"].is_not_null().arg_true().to_numpy()
         full = t["session_id"].gather(rows).hash(seed=7).to_numpy()
         code_bits, seq_bits = max(1, int(code.max()).bit_length()), max(1, int(seq.max()).bit_length())
         free = 63 - code_bits - seq_bits - 1  # the key: a cut hash, plus one bit for the channel codes below it
+        first_place = np.repeat(self.offset, counts)  # in session order, each place's customer's first place
         for exact in (False, True):
             if not exact and free < 24:  # too few bits for the ids of one customer to differ
                 continue
@@ -407,22 +421,22 @@ class SessionIndex:
             if code_bits + key_bits + seq_bits <= 63:
                 packed = (code.astype(np.uint64) << np.uint64(key_bits + seq_bits)) \
                     | (key << np.uint64(seq_bits)) | seq.astype(np.uint64)
-                packed.sort()
-                code_s = (packed >> np.uint64(key_bits + seq_bits)).astype(np.int64)
+                packed = pl.Series(packed).sort().to_numpy()  # polars sorts on every core
                 key_s = (packed >> np.uint64(seq_bits)) & np.uint64((1 << key_bits) - 1)
-                order = self.offset[code_s] + (packed & np.uint64((1 << seq_bits) - 1)).astype(np.int64)
+                order = first_place + (packed & np.uint64((1 << seq_bits) - 1)).astype(np.int64)
             else:
                 perm = pl.DataFrame({"c": code, "k": key, "s": seq}).select(
                     pl.arg_sort_by("c", "k", "s").alias("p"))["p"].to_numpy()
-                code_s, key_s, order = code[perm], key[perm], place[perm]
+                key_s, order = key[perm], self.offset[code[perm]] + seq[perm]
+            rows_s = row_at[order]
             if exact:
-                return order, key_s, code_s
-            hashes = np.zeros(n, dtype=np.uint64)
-            hashes[place[rows]] = full
-            h = hashes[order]
+                return order, key_s, rows_s
+            by_row = np.zeros(n, dtype=np.uint64)
+            by_row[rows] = full
+            h = by_row[rows_s]
             same = (code_s[1:] == code_s[:-1]) & (key_s[1:] == key_s[:-1]) & (key_s[1:] >= n_channels)
             if not (same & (h[1:] != h[:-1])).any():
-                return order, key_s, code_s
+                return order, key_s, rows_s
         raise AssertionError("unreachable")
 
     def view(self, view: pl.DataFrame) -> np.ndarray:
