@@ -442,6 +442,8 @@ class SessionIndex:
     def view(self, view: pl.DataFrame) -> np.ndarray:
         """Which places (touch order) a view of the cut keeps (touches of the cut with their customer_code and
         touch_seq)."""
+        if view.height == self.size:  # the whole cut
+            return np.ones(self.size, dtype=bool)
         kept = np.zeros(self.size, dtype=bool)
         kept[self.offset[view["customer_code"].to_numpy()] + view["touch_seq"].to_numpy()] = True
         return kept
@@ -617,9 +619,22 @@ def order_days(orders: pl.DataFrame) -> pl.DataFrame:
     """Completed orders and revenue per (customer code `c`, `day`) of polars orders, in (c, day) order: what
     order_periods sums up for any period."""
     code = orders["customer_code"] if "customer_code" in orders.columns else _codes(orders["customer_id"])
-    return orders.group_by(code.alias("c"),
-                           pl.col("timestamp").dt.date().cast(pl.Int64).alias("day")).agg(
-        pl.len().cast(pl.Int64).alias("orders"), pl.col("revenue").sum()).sort("c", "day")
+    day = orders["timestamp"].dt.date().cast(pl.Int64)
+    if orders.is_empty() or code.null_count() or day.null_count():
+        return orders.group_by(code.alias("c"), day.alias("day")).agg(
+            pl.len().cast(pl.Int64).alias("orders"), pl.col("revenue").sum()).sort("c", "day")
+    # (customer, day) as one sortable integer: a sort and a pass over the runs instead of a grouping
+    low, width = int(day.min()), max(1, (int(day.max()) - int(day.min())).bit_length())
+    key = (code.cast(pl.UInt64) * (1 << width) + (day - low).cast(pl.UInt64)).alias("k")
+    by_key = pl.DataFrame({"k": key, "revenue": orders["revenue"].fill_null(0.0)}).sort("k")
+    k = by_key["k"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    first = k[starts]
+    return pl.DataFrame({"c": (first >> np.uint64(width)).astype(np.uint32),
+                         "day": (first & np.uint64((1 << width) - 1)).astype(np.int64) + low,
+                         "orders": np.diff(np.append(starts, len(k))).astype(np.int64),
+                         "revenue": np.add.reduceat(by_key["revenue"].to_numpy(), starts)},
+                        schema={"c": code.dtype, "day": pl.Int64, "orders": pl.Int64, "revenue": pl.Float64})
 
 
 def customer_periods(days: pl.DataFrame, period: str) -> tuple[pl.Series, pl.Series]:
@@ -814,8 +829,9 @@ def _union_customer_codes(t: pl.DataFrame, orders: pl.DataFrame | None,
 
 def _touch_ids(t: pl.DataFrame) -> pl.DataFrame:
     """code, customer_id: each customer code of polars touches with its id."""
-    firsts = t[_first_rows(t["customer_code"])].filter(pl.col("customer_code").is_not_null())
-    return firsts.select(pl.col("customer_code").cast(pl.UInt32).alias("code"), "customer_id")
+    firsts = t.select("customer_code", "customer_id")[_first_rows(t["customer_code"])]
+    return firsts.filter(pl.col("customer_code").is_not_null()).select(
+        pl.col("customer_code").cast(pl.UInt32).alias("code"), "customer_id")
 
 
 def _order_codes(t: pl.DataFrame, orders: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:

@@ -38,11 +38,12 @@ def cohort_grid(activity: pl.DataFrame | None, first: pl.DataFrame, period: str,
     ).with_columns((pl.col("active") / pl.col("size")).alias("retention")).sort("g", "offset")
     cohorts = grid.select(*COHORT_SCHEMA)
 
-    buyers = o.select("customer_id", "p")
     periods = pl.DataFrame({"p": list(range(int(o["p"].min()) + 1, as_of_period + 1))}, schema={"p": pl.Int64})
-    prev = buyers.with_columns((pl.col("p") + 1).alias("p"))
-    base = prev.group_by("p").agg(pl.len().alias("before"))
-    kept = prev.join(buyers, on=["customer_id", "p"]).group_by("p").agg(pl.len().alias("kept"))
+    base = o.group_by((pl.col("p") + 1).alias("p")).agg(pl.len().alias("before"))
+    # kept in t: a buyer of t whose previous period with an order is t − 1 (one activity row per buyer and period)
+    buyers = o.select("customer_id", "p").sort("customer_id", "p")
+    again = (pl.col("customer_id") == pl.col("customer_id").shift(1)) & (pl.col("p") == pl.col("p").shift(1) + 1)
+    kept = buyers.filter(again.fill_null(False)).group_by("p").agg(pl.len().alias("kept"))
     rates = periods.join(base, on="p", how="left").join(kept, on="p", how="left").with_columns(
         ratio(pl.col("kept").fill_null(0).cast(pl.Float64), pl.col("before")).alias("retention_rate"))
     retention = rates.sort("p").select(period_label(pl.col("p"), period).alias("period"), "retention_rate",
