@@ -389,6 +389,8 @@ class SessionIndex:
         self.customer_at = code_s.astype(np.uint32)
         self.day_at = np.empty(n, dtype=np.int32)
         self.day_at[self.order] = self.day
+        self.touches, self.row_at = t, row_at.astype(np.uint32 if n < 2**32 else np.int64)
+        self._flags_at: np.ndarray | None = None  # channel code and purchase flag by place, when asked for
 
     def _session_order(self, t: pl.DataFrame, row_at: np.ndarray, code: np.ndarray, seq: np.ndarray,
                        channel: np.ndarray, n_channels: int, counts: np.ndarray,
@@ -447,6 +449,19 @@ class SessionIndex:
         kept = np.zeros(self.size, dtype=bool)
         kept[self.offset[view["customer_code"].to_numpy()] + view["touch_seq"].to_numpy()] = True
         return kept
+
+    def places(self, kept: np.ndarray) -> TouchPlaces:
+        """A view's touches (`view`'s places) in (customer, touch_seq) order, for its per-customer facts."""
+        if self._flags_at is None:
+            t = self.touches
+            channel, _ = channel_codes(t)
+            flags = (channel.fill_null(len(self.channels) - 1).to_numpy().astype(np.uint16) << np.uint16(1)) \
+                | (t["event_type"] == "purchase").fill_null(False).to_numpy()
+            self._flags_at = flags[self.row_at]
+        flags = self._flags_at[kept]
+        return TouchPlaces(self.customer_at[kept], self.day_at[kept].astype(np.int64),
+                           (flags >> np.uint16(1)).astype(np.int64), (flags & np.uint16(1)).astype(bool),
+                           self.row_at[kept], self.touches)
 
     def customer_days(self, kept: np.ndarray) -> pl.DataFrame:
         """touch_days of a view (`view`'s places): in touch order a customer's days do not decrease, so each
@@ -848,9 +863,14 @@ def _order_codes(t: pl.DataFrame, orders: pl.DataFrame) -> tuple[pl.Series, pl.D
     return found["code"], known
 
 
-def _pl_touch_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int) -> pl.DataFrame:
+def _pl_touch_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int,
+                    places: TouchPlaces | None = None) -> pl.DataFrame:
     """_touch_facts for polars frames, the same columns and values: customer ids, channels and events become
-    integer codes, and several integer keys are packed into one sortable UInt64 instead of hashing strings."""
+    integer codes, and several integer keys are packed into one sortable UInt64 instead of hashing strings
+    (on the cut's codes when it coded them: _pl_coded_facts)."""
+    fast = _pl_coded_facts(t, orders, as_of_day, places)
+    if fast is not None:
+        return fast
     parts = [t.select("customer_id", "channel", pl.col("timestamp").dt.date().cast(pl.Int64).alias("day"))]
     if orders is not None:
         parts.append(orders.select("customer_id", "channel",
@@ -902,6 +922,140 @@ def _pl_touch_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int
                         "last_touch_event", "steps", "converted")
 
 
+def _runs(keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal neighbours starts in `keys` (its first place)."""
+    return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class TouchPlaces:
+    """Touches in (customer_code, touch_seq) order, as arrays: each one's customer code, day (days since
+    1970-01-01), channel code (a missing channel: the code after the Enum's), purchase flag, and row in
+    `source` (the frame that holds its text)."""
+
+    c: np.ndarray
+    day: np.ndarray
+    channel: np.ndarray
+    buy: np.ndarray
+    rows: np.ndarray
+    source: pl.DataFrame
+
+    @classmethod
+    def of(cls, t: pl.DataFrame) -> TouchPlaces:
+        """From coded touches alone: one sort, one gather of packed integers."""
+        order = _sort_perm([t["customer_code"], t["touch_seq"] - int(t["touch_seq"].min())]).to_numpy()
+        day = t["timestamp"].dt.date().cast(pl.Int64).to_numpy()
+        low = int(day.min())
+        ch = t["channel_code"].to_physical().fill_null(len(t["channel_code"].dtype.categories)).to_numpy()
+        buy = (t["event_type"] == "purchase").fill_null(False).to_numpy()
+        packed = (((day - low).astype(np.uint64) << np.uint64(7)) | (ch.astype(np.uint64) << np.uint64(1)) | buy)
+        packed = packed[order]
+        return cls(np.sort(t["customer_code"].to_numpy()), (packed >> np.uint64(7)).astype(np.int64) + low,
+                   ((packed >> np.uint64(1)) & np.uint64(63)).astype(np.int64), (packed & np.uint64(1)).astype(bool),
+                   order, t)
+
+
+def _pl_coded_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int,
+                    places: TouchPlaces | None) -> pl.DataFrame | None:
+    """_pl_touch_facts for touches and orders that the cut coded (`customer_code`, `channel_code`), the same
+    columns and values, from one pass over the touches in (customer, touch_seq) order — `places`, which the
+    session index keeps for every view of the cut, else TouchPlaces.of(t) — and the orders per customer-day,
+    on arrays indexed by customer code: no grouping by customer or joining at all. None when the frames are
+    not coded so (the caller takes the general path)."""
+    coded = [t] if orders is None else [t, orders]
+    if not all({"customer_code", "channel_code"} <= set(f.columns) for f in coded) or t.is_empty() \
+            or "touch_seq" not in t.columns or any(f["customer_code"].null_count() for f in coded) \
+            or t["timestamp"].null_count() or len(t["channel_code"].dtype.categories) > 62:
+        return None
+    channel_names = t["channel_code"].dtype.categories
+    missing = len(channel_names)  # a missing channel: a code of its own
+    p = places if places is not None else TouchPlaces.of(t)
+    oc = orders["customer_code"].to_numpy() if orders is not None else np.zeros(0, dtype=np.uint32)
+    size = int(max(p.c[-1], oc.max() if len(oc) else 0)) + 1
+    c_p, day_p, ch_p, buy_p = p.c, p.day, p.channel, p.buy
+    low = int(day_p.min()) if orders is None or orders.is_empty() else \
+        min(int(day_p.min()), int(orders["timestamp"].min().date().toordinal()) - 719_163)
+    day_p = day_p - low
+    starts = _runs(c_p)
+    toucher = c_p[starts]  # the customers with a touch, ascending
+    ends = np.append(starts[1:], len(c_p)) - 1
+    # n_channels: the distinct channels of a customer's touches and orders, as bits of one integer
+    bits = np.zeros(size, dtype=np.uint64)
+    bits[toucher] = np.bitwise_or.reduceat(np.uint64(1) << ch_p.astype(np.uint64), starts)
+    if orders is not None and len(oc):
+        och = orders["channel_code"].to_physical().fill_null(missing).to_numpy().astype(np.uint64)
+        np.bitwise_or.at(bits, oc, np.uint64(1) << och)
+    present = np.flatnonzero(bits)
+    # the distinct active days (touches and orders) in (customer, day) order: both lists are sorted, so a
+    # stable sort of the two merges them
+    width = max(1, (max(int(day_p.max()), as_of_day - low)).bit_length())
+    first_of_day = np.r_[True, (c_p[1:] != c_p[:-1]) | (day_p[1:] != day_p[:-1])]
+    keys = (c_p[first_of_day].astype(np.uint64) << np.uint64(width)) | day_p[first_of_day].astype(np.uint64)
+    if orders is not None and len(oc):
+        od = order_days(orders)
+        okeys = (od["c"].to_numpy().astype(np.uint64) << np.uint64(width)) \
+            | (od["day"].to_numpy() - low).astype(np.uint64)
+        keys = np.sort(np.concatenate([keys, okeys]), kind="stable")
+        keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
+    kc, kd = (keys >> np.uint64(width)).astype(np.int64), (keys & np.uint64((1 << width) - 1)).astype(np.int64)
+    kstarts = _runs(kc)
+    active = np.diff(np.append(kstarts, len(kc)))
+    last_day = kd[np.append(kstarts[1:], len(kc)) - 1]
+    # own_gap: the median gap between a customer's active days, from the gaps sorted within each customer
+    later = np.r_[False, kc[1:] == kc[:-1]]
+    gaps = np.diff(kd, prepend=0)[later]
+    gap_bits = max(1, int(gaps.max()).bit_length()) if len(gaps) else 1
+    sorted_gaps = (np.sort((kc[later].astype(np.uint64) << np.uint64(gap_bits)) | gaps.astype(np.uint64))
+                   & np.uint64((1 << gap_bits) - 1)).astype(np.float64)
+    n_gaps = active - 1
+    first_gap = np.cumsum(n_gaps) - n_gaps
+    has_gap = n_gaps > 0
+    own_gap = np.full(len(kstarts), np.nan)
+    lo, hi = first_gap[has_gap] + (n_gaps[has_gap] - 1) // 2, first_gap[has_gap] + n_gaps[has_gap] // 2
+    own_gap[has_gap] = (sorted_gaps[lo] + sorted_gaps[hi]) / 2
+    # the journey: the channels of a customer's touches, a step at each change (a missing channel is none)
+    move = np.r_[True, c_p[1:] != c_p[:-1]] | ((ch_p != missing) & (ch_p != np.r_[missing, ch_p[:-1]]))
+    names = pl.Series("steps", [*channel_names, None], dtype=pl.String)
+    steps = pl.DataFrame({"c": c_p[move], "steps": names.gather(ch_p[move].astype(np.int64))}) \
+        .group_by("c", maintain_order=True).agg("steps")["steps"]
+    # a customer's id: from their first touch, or their first order when they only bought
+    ids = np.full(size, -1, dtype=np.int64)
+    ids[toucher] = -2 - p.rows[starts].astype(np.int64)  # a touch row r (of p.source) as −2 − r
+    if orders is not None and len(oc):
+        orows = _first_rows(orders["customer_code"]).to_numpy()
+        only = ids[oc[orows]] == -1
+        ids[oc[orows][only]] = orows[only]
+    pick = ids[present]
+    from_t = pick < -1
+    customer_id = p.source["customer_id"].gather(pl.Series(np.where(from_t, -2 - pick, 0))) if from_t.all() else \
+        pl.select(pl.when(pl.lit(pl.Series(from_t))).then(pl.lit(p.source["customer_id"].gather(
+            pl.Series(np.where(from_t, -2 - pick, 0))))).otherwise(pl.lit(orders["customer_id"].gather(
+                pl.Series(np.where(from_t, 0, pick)))))).to_series()
+    at_touch = np.full(size, -1, dtype=np.int64)
+    at_touch[toucher] = np.arange(len(toucher))
+    where = at_touch[present]  # each present customer's place among the touching ones (−1: none)
+    has_touch = where >= 0
+    pos = pl.Series(where).set(pl.Series(~has_touch), None) if not has_touch.all() else pl.Series(where)
+    last_rows = pl.Series(p.rows[ends])
+
+    def by_touch(values: pl.Series) -> pl.Series:  # null for a customer who only bought
+        return values.gather(pos)
+
+    converted = np.zeros(len(present), dtype=bool)
+    converted[has_touch] = np.logical_or.reduceat(buy_p, starts)[where[has_touch]]
+    return pl.DataFrame({
+        "customer_id": customer_id,
+        "n_channels": np.bitwise_count(bits[present]).astype(np.int64),
+        "days_silent": (as_of_day - low - last_day).astype(np.int64),
+        "active_days": active.astype(np.int64),
+        "own_gap": pl.Series(own_gap).fill_nan(None),
+        "last_touch_channel": by_touch(p.source["channel"].gather(last_rows).alias("last_touch_channel")),
+        "last_touch_event": by_touch(p.source["event_type"].gather(last_rows).alias("last_touch_event")),
+        "steps": by_touch(steps),
+        "converted": converted,
+    })
+
+
 # Up to this many cells, _distinct_pairs marks (a, b) pairs in a table of booleans (64 MB at most) instead of
 # sorting — periods × customers, customers × channels — and the funnel keeps customers × channels best stages.
 _PAIR_TABLE_CELLS = 64_000_000
@@ -926,17 +1080,21 @@ def _distinct_pairs(a: pl.Series, b: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({"a": (packed // (1 << bits)).cast(a.dtype), "b": (packed % (1 << bits)).cast(b.dtype)})
 
 
-def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: str | None) -> CustomerRollups:
+def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: str | None,
+                   places: TouchPlaces | None = None) -> CustomerRollups:
     """Lifetime per-customer facts up to as_of (§2, §4, §6, §8) and per-customer-period order activity (§3;
     None when `period` is).
 
     facts: customer_id, first_order, acquisition_channel, orders, revenue, last_order, frequency, recency, T,
     monetary_value, n_channels, last_touch_channel, last_touch_event, days_silent, active_days, own_gap, steps,
     converted (has a purchase touch).
+
+    `places`: polars touches in (customer, touch_seq) order (SessionIndex.places of `t_all`), which saves
+    sorting them again.
     """
     as_of_day = (as_of.date() - date(1970, 1, 1)).days
     if isinstance(t_all, pl.DataFrame):
-        facts = _pl_touch_facts(t_all, orders_all, as_of_day)
+        facts = _pl_touch_facts(t_all, orders_all, as_of_day, places)
     else:
         facts = _touch_facts(t_all, orders_all, as_of_day)
     activity = pl.DataFrame(schema={"customer_id": pl.String, "p": pl.Int64, "revenue": pl.Float64})
@@ -982,7 +1140,7 @@ def _pl_order_facts(orders: pl.DataFrame, as_of_day: int) -> pl.DataFrame:
     totals = o.group_by("c").agg(pl.len().cast(pl.Int64).alias("orders"), pl.col("revenue").sum(),
                                  pl.col("timestamp").max().alias("last_order"))
     # METRICS.md §4 in days: purchase days, frequency, recency, T, monetary value (after the first day)
-    by_day = o.group_by("c", "day").agg(pl.col("revenue").sum()).sort("c", "day")
+    by_day = order_days(orders).select("c", "day", "revenue")  # in (c, day) order
     summary = by_day.group_by("c").agg(
         pl.len().cast(pl.Int64).alias("_n"), pl.col("day").last().alias("_last"), pl.col("day").first().alias("_first"),
         pl.col("revenue").sum().alias("_total"), pl.col("revenue").first().alias("_first_rev")).select(

@@ -812,7 +812,10 @@ def _customer_facts(memo: Memo, e: _EngineFrames, prep: Prepared, settings: Sett
         if everyone is not None:
             ids = segment_ids(prep.customers, settings.segments, [])
             return everyone.filter(pl.col("customer_id").is_in(ids.implode()))
-    return engine.customer_facts(e.t_all, e.orders_all, prep.as_of, None).facts
+    index = memo.peek(("sessions", prep.as_of, settings.session_gap_minutes))
+    places = index.places(index.view(e.t_all)) if index is not None and isinstance(e.t_all, pl.DataFrame) \
+        else None
+    return engine.customer_facts(e.t_all, e.orders_all, prep.as_of, None, places).facts
 
 
 @dataclass

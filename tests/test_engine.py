@@ -314,3 +314,47 @@ def test_window_tables_and_customer_days_equal_the_functions_they_stand_in_for(s
             reference = engine.funnel_best(view).sort(key, nulls_last=True)
         assert_frame_equal(got["funnel"].sort(key, nulls_last=True), reference)
         assert_frame_equal(index.customer_days(index.view(view)), engine.touch_days(view))
+
+
+def test_coded_facts_equal_the_general_path_on_views_and_odd_customers(sample_tables):
+    """_pl_coded_facts (arrays by customer code, from the session index's places or one sort) gives the
+    general path's facts on the sample's views, and on hand-made rows with what the sample lacks: a touch
+    without a channel, a customer seen only in orders, an even number of gaps between active days."""
+    from datetime import date
+
+    hand = {
+        "interactions": pl.DataFrame({
+            "customer_id": ["a", "a", "a", "a", "b", "b"],
+            "timestamp": [ts("2024-01-01 10:00"), ts("2024-01-03 10:00"), ts("2024-01-04 10:00"),
+                          ts("2024-01-10 10:00"), ts("2024-01-02 09:00"), ts("2024-01-02 09:05")],
+            "channel": ["web", None, "email", "web", None, "store"],
+            "event_type": ["page_view", "page_view", "email_open", "purchase", "page_view", "store_visit"],
+            "session_id": [None] * 6, "campaign": [None] * 6, "order_id": [None, None, None, "o1", None, None]}),
+        "orders": pl.DataFrame({
+            "order_id": ["o1", "o2", "o3"], "customer_id": ["a", "c", "c"],
+            "timestamp": [ts("2024-01-10 10:00"), ts("2024-01-05 12:00"), ts("2024-01-08 12:00")],
+            "channel": ["web", "store", "store"], "revenue": [10.0, 20.0, 30.0],
+            "status": ["completed"] * 3}),
+    }
+    # a: active Jan 1, 3, 4, 10 → gaps 2, 1, 6 → median 2; journey web > email > web (the missing channel is
+    # no step); c only ordered: two days 3 apart, no journey, not converted
+    for tables, views in ((hand, (Settings(), Settings(channels=("web", "store")))),
+                          (sample_tables, (Settings(), Settings(channels=("web", "store")),
+                                           Settings(channels=("email",))))):
+        whole = prepare(tables, Settings())
+        index = engine.SessionIndex(whole.touches, 30)
+        for settings in views:
+            prep = prepare(tables, settings)
+            t, orders = prep.touches, prep.orders
+            as_of_day = (prep.as_of.date() - date(1970, 1, 1)).days
+            general = engine._pl_touch_facts(t.drop("channel_code"), orders.drop("channel_code"), as_of_day)
+            for places in (None, index.places(index.view(t))):
+                coded = engine._pl_coded_facts(t, orders, as_of_day, places)
+                assert coded is not None
+                assert_frame_equal(coded.sort("customer_id"), general.sort("customer_id"))
+            if tables is hand and not settings.channels:
+                a, b, c = general.sort("customer_id").rows(named=True)
+                assert (a["own_gap"], a["steps"], a["n_channels"], a["converted"]) == (2.0, ["web", "email", "web"],
+                                                                                      3, True)
+                assert (b["n_channels"], b["steps"], b["last_touch_channel"]) == (2, [None, "store"], "store")
+                assert (c["active_days"], c["own_gap"], c["steps"], c["converted"]) == (2, 3.0, None, False)
