@@ -619,6 +619,16 @@ def _day_period(period: str) -> pl.Expr:
     return pl_period_index(pl.col("day").cast(pl.Int32).cast(pl.Date), period).alias("p")
 
 
+def day_periods(day: pl.Series, period: str) -> pl.Series:
+    """The period index (`p`) of each day of a column of days since 1970-01-01: worked out once per distinct
+    day in their range and looked up (millions of rows span a few hundred days)."""
+    if day.is_empty() or day.null_count():
+        return day.to_frame("day").select(_day_period(period))["p"]
+    low, high = int(day.min()), int(day.max())
+    table = pl.DataFrame({"day": pl.int_range(low, high + 1, eager=True)}).select(_day_period(period))["p"]
+    return pl.Series("p", table.to_numpy()[day.to_numpy() - low], dtype=table.dtype)
+
+
 def touch_days(t: pl.DataFrame) -> pl.DataFrame:
     """The distinct (customer code `c`, `day`) of polars touches: the customers with a touch per period, for
     any period, count from it (touch_periods)."""
@@ -655,10 +665,10 @@ def order_days(orders: pl.DataFrame) -> pl.DataFrame:
 def customer_periods(days: pl.DataFrame, period: str) -> tuple[pl.Series, pl.Series]:
     """(p, the places where a (customer, period) starts) of a table in (c, day) order: a customer's days of
     one period are neighbours, so each (customer, period) is a run — no grouping needed."""
-    p = days.select(_day_period(period))["p"]
-    c = days["c"]
-    starts = ((c != c.shift(1)) | (p != p.shift(1))).fill_null(True).arg_true()
-    return p, starts
+    p = day_periods(days["day"], period)
+    c, pn = days["c"].to_numpy(), p.to_numpy()
+    starts = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (pn[1:] != pn[:-1])]) if len(c) else []
+    return p, pl.Series("starts", starts, dtype=pl.UInt32)
 
 
 def touch_periods(t: Any, period: str, days: pl.DataFrame | None = None) -> pl.DataFrame:

@@ -565,33 +565,10 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     churn_dict: dict[str, Any] = {"error": "not computed yet"}
 
     say("channels")
-    conv, by_order_channel, counts = window.conversion, window.order_channels, window.counts
-    channels_frame = _channel_table(conv, by_order_channel, facts, surveys, spend, start, as_of)
-
-    say("overall figures")
-    n_orders = int(by_order_channel["orders"].sum()) if orders is not None else None
-    revenue = float(by_order_channel["revenue"].sum()) if orders is not None else None
-    survey_all = nps.overall(surveys) if surveys is not None else {}
-    total_spend = float(spend["spend"].sum()) if spend is not None else None
-    new_total = int(channels_frame["new_customers"].sum()) if orders is not None else None
-    overall: dict[str, Any] = {
-        **counts,
-        "sessions": int(channels_frame["sessions"].sum()),
-        "converting_sessions": int(channels_frame["converting_sessions"].sum()),
-    }
-    overall |= {
-        "session_conversion_rate": div(overall["converting_sessions"], overall["sessions"]),
-        "customer_conversion_rate": div(overall["buyers"], overall["visitors"]),
-        "orders": n_orders, "revenue": revenue, "aov": div(revenue, n_orders),
-        "repeat_purchase_rate": cohorts.repeat_purchase_rate(facts) if orders is not None else None,
-        "avg_historical_clv": clv_history.avg_historical_clv(facts) if orders is not None else None,
-        "nps": survey_all.get("nps"), "nps_moe": survey_all.get("nps_moe"),
-        "nps_responses": survey_all.get("nps_responses"), "csat": survey_all.get("csat"),
-        "spend": total_spend, "cac": div(total_spend, new_total) if orders is not None else None,
-        "roas": div(revenue, total_spend) if orders is not None else None,
-        "silent_customers": int(facts["silent"].sum() or 0),
-        "omnichannel_premium": clv_history.omnichannel_premium(facts) if orders is not None else None,
-    }
+    # the channel table and the overall figures do not depend on the period: kept for a change of it
+    channels_frame, overall = memo.get(
+        ("figures", *view, settings.start, gap, settings.silence_factor, settings.silence_floor_days),
+        lambda: _figures(window, life.facts, orders, surveys, spend, start, as_of, say))
 
     say("cohorts")
     cohort_frame, retention = cohort_tables(life.order_days, e, facts, period, as_of_period) \
@@ -638,6 +615,40 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     }
     return Report(data=data, customers=customers_out, frames=frames, settings=settings,
                   inputs=ModelInputs(t_all, orders_all, prep.surveys, as_of, facts))
+
+
+def _figures(window: _Window, facts: pl.DataFrame, orders: Any, surveys: pl.DataFrame | None,
+             spend: pl.DataFrame | None, start: datetime | None, as_of: datetime,
+             say: Callable[[str], None]) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The per-channel table and the overall figures of a view (neither depends on the period)."""
+    conv, by_order_channel, counts = window.conversion, window.order_channels, window.counts
+    channels_frame = _channel_table(conv, by_order_channel, facts, surveys, spend, start, as_of)
+
+    say("overall figures")
+    n_orders = int(by_order_channel["orders"].sum()) if orders is not None else None
+    revenue = float(by_order_channel["revenue"].sum()) if orders is not None else None
+    survey_all = nps.overall(surveys) if surveys is not None else {}
+    total_spend = float(spend["spend"].sum()) if spend is not None else None
+    new_total = int(channels_frame["new_customers"].sum()) if orders is not None else None
+    overall: dict[str, Any] = {
+        **counts,
+        "sessions": int(channels_frame["sessions"].sum()),
+        "converting_sessions": int(channels_frame["converting_sessions"].sum()),
+    }
+    overall |= {
+        "session_conversion_rate": div(overall["converting_sessions"], overall["sessions"]),
+        "customer_conversion_rate": div(overall["buyers"], overall["visitors"]),
+        "orders": n_orders, "revenue": revenue, "aov": div(revenue, n_orders),
+        "repeat_purchase_rate": cohorts.repeat_purchase_rate(facts) if orders is not None else None,
+        "avg_historical_clv": clv_history.avg_historical_clv(facts) if orders is not None else None,
+        "nps": survey_all.get("nps"), "nps_moe": survey_all.get("nps_moe"),
+        "nps_responses": survey_all.get("nps_responses"), "csat": survey_all.get("csat"),
+        "spend": total_spend, "cac": div(total_spend, new_total) if orders is not None else None,
+        "roas": div(revenue, total_spend) if orders is not None else None,
+        "silent_customers": int(facts["silent"].sum() or 0),
+        "omnichannel_premium": clv_history.omnichannel_premium(facts) if orders is not None else None,
+    }
+    return channels_frame, overall
 
 
 def cohort_tables(days: pl.DataFrame | None, e: _EngineFrames | None, facts: pl.DataFrame | None, period: str,

@@ -300,7 +300,8 @@ def test_a_memo_gives_the_reports_built_without_it(sample_tables):
         later, fresh = add_models(got), build_report(tables, settings)
         assert_same(json.loads(later.to_json()), json.loads(fresh.to_json()), abs_tol=1e-12, clv_tol=1e-6)
     kinds = {key[0] for key in memo._parts}
-    assert kinds == {"cut", "view", "sessions", "window", "facts", "lifetime"} and len(memo._parts) <= 2 * len(kinds)
+    assert kinds == {"cut", "view", "sessions", "window", "facts", "lifetime", "figures"} \
+        and len(memo._parts) <= 2 * len(kinds)
 
 
 def test_cli_report_writes_json_and_customers(tmp_path):
