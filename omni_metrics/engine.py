@@ -863,22 +863,40 @@ def _order_codes(t: pl.DataFrame, orders: pl.DataFrame) -> tuple[pl.Series, pl.D
     """(the orders' customer codes in the touches' code space, the lookup code → customer_id): a touch
     customer's code, or a new one (above them all) for a customer seen only in orders."""
     known = _touch_ids(t)
-    new = orders.select(pl.col("customer_id").drop_nulls().unique(maintain_order=True)).join(
-        known, on="customer_id", how="anti")
-    if new.height:
-        known = pl.concat([known, new.select(
-            (pl.int_range(pl.len(), dtype=pl.UInt32) + int(t["customer_code"].max()) + 1).alias("code"),
-            "customer_id")])
-    found = orders.select("customer_id").join(known, on="customer_id", how="left", maintain_order="left")
-    return found["code"], known
+    ids = orders["customer_id"]
+    found = _lookup_codes(ids, known)
+    new = ids.filter(found.is_null() & ids.is_not_null()).unique(maintain_order=True)
+    if new.len():
+        added = pl.DataFrame({"code": pl.int_range(new.len(), dtype=pl.UInt32, eager=True)
+                              + int(t["customer_code"].max()) + 1, "customer_id": new})
+        known = pl.concat([known, added])
+        found = found.fill_null(_lookup_codes(ids, added))
+    return found.alias("code"), known
+
+
+def _lookup_codes(ids: pl.Series, known: pl.DataFrame) -> pl.Series:
+    """known's `code` of each id (null for a null id or one not in `known`), by joining 64-bit hashes of the
+    ids instead of their text (several times faster), checked: every id found must equal the id it was found
+    by; the text is joined instead when a hash is shared."""
+    names = known["customer_id"]
+    hashed = names.hash(seed=7)
+    if hashed.n_unique() == known.height:
+        found = pl.DataFrame({"h": ids.hash(seed=7)}).join(
+            pl.DataFrame({"h": hashed, "k": pl.int_range(known.height, dtype=pl.UInt32, eager=True)}),
+            on="h", how="left", maintain_order="left")["k"]
+        found = found.set(ids.is_null(), None) if ids.null_count() else found
+        hit = found.is_not_null()
+        if (names.gather(found.filter(hit)) == ids.filter(hit)).all():
+            return known["code"].gather(found)
+    return ids.to_frame("customer_id").join(known, on="customer_id", how="left", maintain_order="left")["code"]
 
 
 def _pl_touch_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int,
-                    places: TouchPlaces | None = None) -> pl.DataFrame:
+                    places: TouchPlaces | None = None, days: pl.DataFrame | None = None) -> pl.DataFrame:
     """_touch_facts for polars frames, the same columns and values: customer ids, channels and events become
     integer codes, and several integer keys are packed into one sortable UInt64 instead of hashing strings
     (on the cut's codes when it coded them: _pl_coded_facts)."""
-    fast = _pl_coded_facts(t, orders, as_of_day, places)
+    fast = _pl_coded_facts(t, orders, as_of_day, places, days)
     if fast is not None:
         return fast
     parts = [t.select("customer_id", "channel", pl.col("timestamp").dt.date().cast(pl.Int64).alias("day"))]
@@ -966,7 +984,7 @@ class TouchPlaces:
 
 
 def _pl_coded_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int,
-                    places: TouchPlaces | None) -> pl.DataFrame | None:
+                    places: TouchPlaces | None, days: pl.DataFrame | None = None) -> pl.DataFrame | None:
     """_pl_touch_facts for touches and orders that the cut coded (`customer_code`, `channel_code`), the same
     columns and values, from one pass over the touches in (customer, touch_seq) order — `places`, which the
     session index keeps for every view of the cut, else TouchPlaces.of(t) — and the orders per customer-day,
@@ -1002,7 +1020,7 @@ def _pl_coded_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int
     first_of_day = np.r_[True, (c_p[1:] != c_p[:-1]) | (day_p[1:] != day_p[:-1])]
     keys = (c_p[first_of_day].astype(np.uint64) << np.uint64(width)) | day_p[first_of_day].astype(np.uint64)
     if orders is not None and len(oc):
-        od = order_days(orders)
+        od = order_days(orders) if days is None else days
         okeys = (od["c"].to_numpy().astype(np.uint64) << np.uint64(width)) \
             | (od["day"].to_numpy() - low).astype(np.uint64)
         keys = np.sort(np.concatenate([keys, okeys]), kind="stable")
@@ -1091,7 +1109,7 @@ def _distinct_pairs(a: pl.Series, b: pl.Series) -> pl.DataFrame:
 
 
 def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: str | None,
-                   places: TouchPlaces | None = None) -> CustomerRollups:
+                   places: TouchPlaces | None = None, days: pl.DataFrame | None = None) -> CustomerRollups:
     """Lifetime per-customer facts up to as_of (§2, §4, §6, §8) and per-customer-period order activity (§3;
     None when `period` is).
 
@@ -1100,17 +1118,17 @@ def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: 
     converted (has a purchase touch).
 
     `places`: polars touches in (customer, touch_seq) order (SessionIndex.places of `t_all`), which saves
-    sorting them again.
+    sorting them again; `days`: order_days of `orders_all`, when the caller has it.
     """
     as_of_day = (as_of.date() - date(1970, 1, 1)).days
     if isinstance(t_all, pl.DataFrame):
-        facts = _pl_touch_facts(t_all, orders_all, as_of_day, places)
+        facts = _pl_touch_facts(t_all, orders_all, as_of_day, places, days)
     else:
         facts = _touch_facts(t_all, orders_all, as_of_day)
     activity = pl.DataFrame(schema={"customer_id": pl.String, "p": pl.Int64, "revenue": pl.Float64})
     if isinstance(orders_all, pl.DataFrame) and "customer_code" in orders_all.columns \
             and not orders_all["customer_code"].null_count():
-        facts = facts.join(_pl_order_facts(orders_all, as_of_day), on="customer_id", how="left")
+        facts = facts.join(_pl_order_facts(orders_all, as_of_day, days), on="customer_id", how="left")
         return CustomerRollups(facts=facts, activity=period_activity(orders_all, period) if period else None)
     if orders_all is not None:
         lo = lazy(orders_all)
@@ -1138,7 +1156,7 @@ def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: 
     return CustomerRollups(facts=facts, activity=activity if period is not None else None)
 
 
-def _pl_order_facts(orders: pl.DataFrame, as_of_day: int) -> pl.DataFrame:
+def _pl_order_facts(orders: pl.DataFrame, as_of_day: int, days: pl.DataFrame | None = None) -> pl.DataFrame:
     """The order side of customer_facts for polars orders that the cut coded (`customer_code`), the same
     columns and values: on the integer codes in (customer, time) order instead of grouping by id text."""
     o = orders.select(pl.col("customer_code").alias("c"), "customer_id", "timestamp", "order_id", "channel",
@@ -1150,7 +1168,7 @@ def _pl_order_facts(orders: pl.DataFrame, as_of_day: int) -> pl.DataFrame:
     totals = o.group_by("c").agg(pl.len().cast(pl.Int64).alias("orders"), pl.col("revenue").sum(),
                                  pl.col("timestamp").max().alias("last_order"))
     # METRICS.md §4 in days: purchase days, frequency, recency, T, monetary value (after the first day)
-    by_day = order_days(orders).select("c", "day", "revenue")  # in (c, day) order
+    by_day = (order_days(orders) if days is None else days).select("c", "day", "revenue")  # in (c, day) order
     summary = by_day.group_by("c").agg(
         pl.len().cast(pl.Int64).alias("_n"), pl.col("day").last().alias("_last"), pl.col("day").first().alias("_first"),
         pl.col("revenue").sum().alias("_total"), pl.col("revenue").first().alias("_first_rev")).select(

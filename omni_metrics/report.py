@@ -545,6 +545,9 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     e = _EngineFrames(settings.engine, t, t_all, orders, orders_all)
     # what the lifetime figures depend on besides the dataset; the window's add the start and the session gap
     view = (as_of, *_filters(settings), settings.engine)
+    # each buyer's orders per day (polars): the facts, the cohort grid and, without a start date, the trend's
+    o_days = memo.get(("order_days", *view), lambda: engine.order_days(orders_all)) \
+        if settings.engine == "polars" and isinstance(orders_all, pl.DataFrame) else None
 
     say("sessions and conversion")
     gap = settings.session_gap_minutes
@@ -552,12 +555,12 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     if settings.engine == "polars" and not spark:  # the sessions of every view of this cut, from one pass
         cut = memo.peek(("cut", as_of))
         index = memo.get(("sessions", as_of, gap), lambda: engine.SessionIndex(cut.touches, gap))
-    window = memo.get(("window", *view, settings.start, gap), lambda: _Window.of(e, gap, index))
+    window = memo.get(("window", *view, settings.start, gap), lambda: _Window.of(e, gap, index, o_days))
 
     say("per-customer facts")
-    customer_facts = memo.get(("facts", *view), lambda: _customer_facts(memo, e, prep, settings, view))
+    customer_facts = memo.get(("facts", *view), lambda: _customer_facts(memo, e, prep, settings, view, o_days))
     life = memo.get(("lifetime", *view, settings.silence_factor, settings.silence_floor_days),
-                    lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say))
+                    lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say, o_days))
     facts = life.facts.with_columns(
         period_label(period_index(pl.col("first_order"), period), period).alias("cohort"))
 
@@ -799,7 +802,9 @@ class _Window:
     order_days: pl.DataFrame | None
 
     @classmethod
-    def of(cls, e: _EngineFrames, gap_minutes: int, index: engine.SessionIndex | None) -> _Window:
+    def of(cls, e: _EngineFrames, gap_minutes: int, index: engine.SessionIndex | None,
+           order_days: pl.DataFrame | None = None) -> _Window:
+        """`order_days`: engine.order_days of the whole history's orders (those of the window when no start)."""
         kept = index.view(e.t) if index is not None else None
         days = index.days(kept) if index is not None else engine.session_days(e.t, gap_minutes)
         orders = engine.order_channels(e.orders) if e.orders is not None else None
@@ -812,10 +817,12 @@ class _Window:
         return cls(days, engine.channel_conversion(e.t, gap_minutes, days, tables["people"]), orders,
                    tables["counts"], conversion.funnel(tables["funnel"]),
                    index.customer_days(kept) if index is not None else engine.touch_days(e.t),
-                   engine.order_days(e.orders) if e.orders is not None else None)
+                   (order_days if order_days is not None and e.orders is e.orders_all else engine.order_days(e.orders))
+                   if e.orders is not None else None)
 
 
-def _customer_facts(memo: Memo, e: _EngineFrames, prep: Prepared, settings: Settings, view: tuple) -> pl.DataFrame:
+def _customer_facts(memo: Memo, e: _EngineFrames, prep: Prepared, settings: Settings, view: tuple,
+                    order_days: pl.DataFrame | None) -> pl.DataFrame:
     """The engine's lifetime per-customer facts. Under a segment filter, the segment's rows of the facts
     without it when the memo holds those: a customer's facts depend on their own rows only."""
     if settings.segments:
@@ -826,7 +833,7 @@ def _customer_facts(memo: Memo, e: _EngineFrames, prep: Prepared, settings: Sett
     index = memo.peek(("sessions", prep.as_of, settings.session_gap_minutes))
     places = index.places(index.view(e.t_all)) if index is not None and isinstance(e.t_all, pl.DataFrame) \
         else None
-    return engine.customer_facts(e.t_all, e.orders_all, prep.as_of, None, places).facts
+    return engine.customer_facts(e.t_all, e.orders_all, prep.as_of, None, places, order_days).facts
 
 
 @dataclass
@@ -843,7 +850,7 @@ class _Lifetime:
 
     @classmethod
     def of(cls, facts: pl.DataFrame, orders: Any, surveys: pl.DataFrame | None, settings: Settings,
-           as_of: datetime, say: Callable[[str], None]) -> _Lifetime:
+           as_of: datetime, say: Callable[[str], None], order_days: pl.DataFrame | None) -> _Lifetime:
         has_orders = orders is not None
         facts = silence.add_silence(_with_order_facts(facts, has_orders), settings.silence_factor,
                                     settings.silence_floor_days).with_columns(
@@ -857,8 +864,7 @@ class _Lifetime:
         say("journeys")
         return cls(facts, moments, journeys.journeys(facts), journeys.sankey(facts),
                    journeys.channel_mix(facts, surveys),
-                   engine.order_days(orders) if settings.engine == "polars" and isinstance(orders, pl.DataFrame)
-                   else None)
+                   order_days)
 
 
 def _clv(orders, as_of, settings, facts):

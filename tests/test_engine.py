@@ -358,3 +358,12 @@ def test_coded_facts_equal_the_general_path_on_views_and_odd_customers(sample_ta
                                                                                       3, True)
                 assert (b["n_channels"], b["steps"], b["last_touch_channel"]) == (2, [None, "store"], "store")
                 assert (c["active_days"], c["own_gap"], c["steps"], c["converted"]) == (2, 3.0, None, False)
+
+
+def test_lookup_codes_by_hash_equal_the_text_join():
+    """_lookup_codes joins 64-bit hashes of the ids: the same codes as joining the text (null for a null id
+    and for one not known)."""
+    known = pl.DataFrame({"code": pl.Series([4, 0, 7], dtype=pl.UInt32), "customer_id": ["a", "b", "c"]})
+    ids = pl.Series("customer_id", ["c", None, "zz", "a", "a", "b", ""])
+    text = ids.to_frame().join(known, on="customer_id", how="left", maintain_order="left")["code"]
+    assert engine._lookup_codes(ids, known).to_list() == text.to_list() == [7, None, None, 4, 4, 0, None]

@@ -300,7 +300,7 @@ def test_a_memo_gives_the_reports_built_without_it(sample_tables):
         later, fresh = add_models(got), build_report(tables, settings)
         assert_same(json.loads(later.to_json()), json.loads(fresh.to_json()), abs_tol=1e-12, clv_tol=1e-6)
     kinds = {key[0] for key in memo._parts}
-    assert kinds == {"cut", "view", "sessions", "window", "facts", "lifetime", "figures"} \
+    assert kinds == {"cut", "view", "sessions", "window", "facts", "lifetime", "figures", "order_days"} \
         and len(memo._parts) <= 2 * len(kinds)
 
 
