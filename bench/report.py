@@ -94,7 +94,7 @@ def _heavy_polars(out: str) -> None:
     meter.mark("read parquet")
     prep = prepare(tables, Settings())
     meter.mark("as_of cut, touches in tie order")
-    index = engine.SessionIndex(prep.touches, 30)  # as build_report sessionises
+    index = engine.SessionIndex(prep.touches, 30, prep.touch_rows)  # as build_report sessionises
     days = index.days(index.view(prep.touches))
     conv = engine.channel_conversion(prep.touches, 30, days, engine.window_tables(prep.touches, prep.orders)["people"])
     by_orders = engine.order_channels(prep.orders)

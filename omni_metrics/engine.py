@@ -136,9 +136,10 @@ def _codes(column: pl.Series) -> pl.Series:
     return column.rank("dense").cast(pl.UInt32)
 
 
-def pl_customer_seq(frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """(customer_code, touch_seq) of polars touches, the rows left in place: UInt32 customer codes (in order of
-    first appearance in time) and each customer's touches numbered from 0 in METRICS.md's tie order.
+def pl_customer_seq(frame: pl.DataFrame) -> tuple[pl.Series, pl.Series, np.ndarray]:
+    """(customer_code, touch_seq, the rows in (customer_code, touch_seq) order) of polars touches, the rows left
+    in place: UInt32 customer codes (numbered in the order of a hash of the ids, so in no meaningful order) and
+    each customer's touches numbered from 0 in METRICS.md's tie order.
 
     One sort gives both: the touches in time order (no sort at all when the rows already come in time order, as
     exports usually do), keyed by a hash of their customer id with their place in time in the low bits, sorted
@@ -148,7 +149,7 @@ def pl_customer_seq(frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     the frame needs those columns)."""
     n = frame.height
     if n == 0:
-        return pl.Series("customer_code", [], pl.UInt32), pl.Series("touch_seq", [], pl.Int64)
+        return pl.Series("customer_code", [], pl.UInt32), pl.Series("touch_seq", [], pl.Int64), np.zeros(0, np.int64)
     ts = frame["timestamp"]
     by_time = None if ts.is_sorted() else \
         ts.to_frame("t").select(pl.arg_sort_by("t", maintain_order=True))["t"].to_numpy()  # ties by row number
@@ -166,17 +167,22 @@ def pl_customer_seq(frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     tie[:-1] |= equal
     code_s, seq_s = pl.Series("customer_code", code), pl.Series("touch_seq", seq)
     if tie.any():
-        tied_rows = pl.Series("pos", grouped[tie])
+        at = np.flatnonzero(tie)
+        tied_rows = pl.Series("pos", grouped[at])
         # a tied group's rows hold consecutive numbers of their customer: deal them out in full tie order
         resolved = frame[tied_rows].with_columns(
             pl.col("order_id").fill_null("").alias("_oid"), pl.col("session_id").fill_null("").alias("_sid"),
-            code_s.gather(tied_rows).alias("c"), tied_rows, seq_s.gather(tied_rows).alias("_old"))
+            code_s.gather(tied_rows).alias("c"), tied_rows, seq_s.gather(tied_rows).alias("_old"),
+            pl.Series("_at", at))
         resolved = resolved.with_columns(pl.col("_old").min().over("c", "timestamp").alias("_low")) \
             .sort("c", *TIE_KEYS)
         resolved = resolved.with_columns(
             (pl.col("_low") + pl.int_range(pl.len(), dtype=pl.Int64).over("c", "timestamp")).alias("_seq"))
         seq_s = seq_s.scatter(resolved["pos"], resolved["_seq"])
-    return code_s, seq_s
+        # a re-dealt row's place moves by its change of number
+        grouped = grouped.copy()
+        grouped[(resolved["_at"] - resolved["_old"] + resolved["_seq"]).to_numpy()] = resolved["pos"].to_numpy()
+    return code_s, seq_s, grouped
 
 
 def _customer_groups(ids: pl.Series, by_time: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -191,8 +197,9 @@ def _customer_groups(ids: pl.Series, by_time: np.ndarray | None) -> tuple[np.nda
 def _key_groups(ids: pl.Series, exact: bool = False, hash_bits: int = 64,
                 cut_bits: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Ids in time order grouped: (the places listed by group, each in time order; each listed place's group
-    number, groups numbered in order of first appearance; its place in its group). A group's key is a 64-bit
-    hash of its id (`hash_bits` of it; tests lower it), or with `exact` the id's code.
+    number, groups numbered in the order of their keys, so the places come in group-number order; its place in
+    its group). A group's key is a 64-bit hash of its id (`hash_bits` of it; tests lower it), or with `exact`
+    the id's code.
 
     The key is cut to its top bits (`cut_bits`; by default all that leave room for the place) and the place put
     in the low bits, so one sort of plain integers (several times faster than grouping the ids themselves)
@@ -227,9 +234,7 @@ def _key_groups(ids: pl.Series, exact: bool = False, hash_bits: int = 64,
             return None
     starts = np.flatnonzero(new)
     lengths = np.diff(np.append(starts, n))
-    number = np.empty(len(starts), dtype=np.uint32)  # groups numbered by first appearance (smallest place)
-    number[np.argsort(at[starts], kind="stable")] = np.arange(len(starts), dtype=np.uint32)
-    code_g = np.repeat(number, lengths)
+    code_g = np.repeat(np.arange(len(starts), dtype=np.uint32), lengths)
     return at, code_g, np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
 
 
@@ -347,7 +352,8 @@ class SessionIndex:
 
     HASH_BITS = 62  # at most this many bits of a session id's hash (a test makes them few, to see the check)
 
-    def __init__(self, t: pl.DataFrame, gap_minutes: int) -> None:
+    def __init__(self, t: pl.DataFrame, gap_minutes: int, rows: np.ndarray | None = None) -> None:
+        """`rows`: the rows of `t` in (customer_code, touch_seq) order when known (pl_customer_seq gives them)."""
         n = t.height
         code = t["customer_code"].to_numpy().astype(np.int64)
         seq = t["touch_seq"].to_numpy().astype(np.int64)
@@ -357,8 +363,11 @@ class SessionIndex:
         missing = int(lookup["code"].max()) + 1 if lookup.height else 0  # a missing channel: a code of its own
         channel = channel.fill_null(missing).to_numpy().astype(np.uint64)
         self.channels = _names(lookup, missing + 1)
-        row_at = np.empty(n, dtype=np.int64)
-        row_at[self.offset[code] + seq] = np.arange(n)  # the row at each place in (customer, touch_seq) order
+        if rows is None:
+            row_at = np.empty(n, dtype=np.int64)
+            row_at[self.offset[code] + seq] = np.arange(n)  # the row at each place in (customer, touch_seq) order
+        else:
+            row_at = rows.astype(np.int64, copy=False)
         code_s = np.repeat(np.arange(len(counts)), counts)  # session order keeps the customers in code order
         self.order, key, rows = self._session_order(t, row_at, code, seq, channel, missing + 1, counts, code_s)
         # the timestamp, channel and purchase flag of each touch in session order, in one gather when they fit

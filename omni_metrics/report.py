@@ -208,6 +208,7 @@ class Prepared:
     touches: pl.DataFrame
     after_as_of: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    touch_rows: Any = None  # the cut's own: the touches' rows in (customer_code, touch_seq) order (numpy)
 
 
 def resolve_as_of(settings: Settings, latest: datetime | None) -> datetime | None:
@@ -313,7 +314,7 @@ def _cut(tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
     # dataset up to as_of, judged before any filter (a channel filter must not turn orders into touches).
     add_orders = not engine.has_purchase(interactions)
     completed = orders.filter(pl.col("status").fill_null("completed") == "completed") if orders is not None else None
-    t = touches(interactions, completed, add_orders=add_orders)
+    t, touch_rows = _touches(interactions, completed, add_orders=add_orders)
     # Codes every view's rollups share, computed once here: the channels as one Enum over touches and orders,
     # and the orders' customers in the touches' customer codes.
     frames = [f for f in (t, completed) if f is not None]
@@ -322,7 +323,7 @@ def _cut(tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
     if completed is not None:
         completed = completed.with_columns(pl.col("channel").cast(channels).alias("channel_code"),
                                            engine.order_customer_codes(t, completed))
-    return Prepared(as_of, completed, surveys, spend, tables.get("customers"), t, after)
+    return Prepared(as_of, completed, surveys, spend, tables.get("customers"), t, after, touch_rows=touch_rows)
 
 
 def _filtered(base: Prepared, settings: Settings) -> Prepared:
@@ -347,9 +348,17 @@ TOUCH_SCHEMA = {"customer_id": pl.String, "timestamp": pl.Datetime("us"), "chann
 
 def touches(interactions: pl.DataFrame | None, orders: pl.DataFrame | None, *,
             add_orders: bool | None = None) -> pl.DataFrame:
-    """Interactions plus purchase touches from orders (DATA.md), with `touch_seq` in METRICS.md's tie order:
-    timestamp, stage, channel, event_type, order_id (empty first), session_id, then the order in the file
-    (interaction rows before the touches added from orders). The eager polars twin of engine.touches."""
+    """Interactions plus purchase touches from orders (DATA.md), with `touch_seq` in METRICS.md's tie order
+    (_touches)."""
+    return _touches(interactions, orders, add_orders=add_orders)[0]
+
+
+def _touches(interactions: pl.DataFrame | None, orders: pl.DataFrame | None, *,
+             add_orders: bool | None = None) -> tuple[pl.DataFrame, np.ndarray]:
+    """(touches, their rows in (customer_code, touch_seq) order): interactions plus purchase touches from
+    orders (DATA.md), with `touch_seq` in METRICS.md's tie order: timestamp, stage, channel, event_type,
+    order_id (empty first), session_id, then the order in the file (interaction rows before the touches added
+    from orders). The eager polars twin of engine.touches."""
     columns = ["customer_id", "timestamp", "channel", "event_type", "session_id", "campaign", "order_id", "row_nr"]
     parts = []
     if interactions is not None:
@@ -364,7 +373,7 @@ def touches(interactions: pl.DataFrame | None, orders: pl.DataFrame | None, *,
             pl.col("row_nr").cast(pl.UInt32), pl.lit(1, pl.Int32).alias("source"),
         ))
     if not parts:
-        return pl.DataFrame(schema=TOUCH_SCHEMA)
+        return pl.DataFrame(schema=TOUCH_SCHEMA), np.zeros(0, dtype=np.int64)
     frame = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
     stage = pl.col("event_type").replace_strict({k: STAGE_RANK[v] for k, v in EVENT_STAGE.items()}, default=0,
                                                 return_dtype=pl.Int8)
@@ -373,8 +382,8 @@ def touches(interactions: pl.DataFrame | None, orders: pl.DataFrame | None, *,
     # The rows stay where they are (moving millions of strings costs more than the ordering itself): codes and
     # touch_seq come from one grouping of row numbers by customer, with only the rare same-customer
     # same-moment ties sorted by the full tie keys (engine.pl_customer_seq).
-    code, seq = engine.pl_customer_seq(frame)
-    return frame.with_columns(code, seq)
+    code, seq, rows = engine.pl_customer_seq(frame)
+    return frame.with_columns(code, seq), rows
 
 
 def _since(frame: Any, start: datetime | None) -> Any:
@@ -554,7 +563,7 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     index = None
     if settings.engine == "polars" and not spark:  # the sessions of every view of this cut, from one pass
         cut = memo.peek(("cut", as_of))
-        index = memo.get(("sessions", as_of, gap), lambda: engine.SessionIndex(cut.touches, gap))
+        index = memo.get(("sessions", as_of, gap), lambda: engine.SessionIndex(cut.touches, gap, cut.touch_rows))
     window = memo.get(("window", *view, settings.start, gap), lambda: _Window.of(e, gap, index, o_days))
 
     say("per-customer facts")

@@ -83,6 +83,9 @@ def test_touch_seq_with_many_same_moment_ties_matches_duckdb(in_time_order):
     # the codes: one per customer, equal ids equal codes
     pairs = mine.select("customer_id", "customer_code").unique()
     assert pairs.height == mine["customer_id"].n_unique() == pairs["customer_code"].n_unique()
+    # the rows in (customer_code, touch_seq) order come with them (the session index takes them)
+    code, seq, rows = engine.pl_customer_seq(mine.drop("customer_code", "touch_seq"))
+    assert rows.tolist() == pl.DataFrame({"c": code, "s": seq}).with_row_index("r").sort("c", "s")["r"].to_list()
 
 
 @pytest.mark.parametrize("how", [{"exact": True}, {}, {"cut_bits": 2}, {"hash_bits": 40, "cut_bits": 3}])
@@ -272,10 +275,11 @@ def test_session_index_gives_each_views_sessions(sample_tables, monkeypatch, has
     from omni_metrics.report import _since, sessions
 
     monkeypatch.setattr(engine.SessionIndex, "HASH_BITS", hash_bits)
-    whole = prepare(sample_tables, Settings()).touches
+    cut = prepare(sample_tables, Settings())
+    whole = cut.touches
     assert whole["session_id"].drop_nulls().n_unique() > 100  # enough ids for 2-bit hashes to collide
-    for gap in (30, 5):
-        index = engine.SessionIndex(whole, gap)
+    for gap in (30, 5):  # the touch order from the cut's touches (as build_report does), or found again
+        index = engine.SessionIndex(whole, gap, cut.touch_rows if gap == 30 else None)
         for settings in (Settings(), Settings(channels=("web", "store")), Settings(segments={"segment": ("Regular",)}),
                          Settings(start=datetime(2025, 9, 1).date(), channels=("mobile_app", "web", "email"))):
             view = _since(prepare(sample_tables, settings).touches,
