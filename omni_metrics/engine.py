@@ -203,9 +203,10 @@ def _key_groups(ids: pl.Series, exact: bool = False, hash_bits: int = 64,
 
     The key is cut to its top bits (`cut_bits`; by default all that leave room for the place) and the place put
     in the low bits, so one sort of plain integers (several times faster than grouping the ids themselves)
-    lists every key's places together in time order. The full keys then split the rare groups whose cut keys
-    met (re-sorted in place), and a second, independent hash checks that no group holds two ids: None when one
-    does (one chance in 10^19 per pair of ids at 64 bits), and the caller codes the ids exactly."""
+    lists every key's places together in time order. The key's bits the cut left out then split the rare groups
+    whose cut keys met (re-sorted in place), and 32 bits of a second, independent hash check that no group
+    holds two ids: None when one does (two ids with equal 64-bit hashes: one chance in 10^19 per pair), and the
+    caller codes the ids exactly."""
     n = len(ids)
     bits = max(1, (n - 1).bit_length())
     if exact:  # dense codes (a null id a code of its own)
@@ -219,17 +220,21 @@ def _key_groups(ids: pl.Series, exact: bool = False, hash_bits: int = 64,
     packed = ((full >> np.uint64(width - keep)) << np.uint64(bits)) | np.arange(n, dtype=np.uint64)
     packed = pl.Series(packed).sort().to_numpy()  # polars sorts on every core
     at = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)  # places in time, grouped by cut key
-    key = full[at]
     cut = packed >> np.uint64(bits)
-    met = (cut[1:] == cut[:-1]) & (key[1:] != key[:-1])
-    if met.any():  # keys that share a cut key: their places in (key, time) order, in the same slots
-        slots = np.flatnonzero(np.isin(cut, np.unique(cut[1:][met])))
-        fixed = pl.DataFrame({"k": key[slots], "at": at[slots]}).sort("k", "at")
-        at[slots], key[slots] = fixed["at"].to_numpy(), fixed["k"].to_numpy()
     new = np.ones(n, dtype=bool)
-    new[1:] = key[1:] != key[:-1]
-    if not exact:
-        check = ids.hash(seed=11).to_numpy()[at]
+    new[1:] = cut[1:] != cut[:-1]
+    dropped = width - keep  # the key's bits the cut left out: gathered (32 bits or fewer as 32) to split runs
+    if dropped:
+        rest = full & np.uint64((1 << dropped) - 1)
+        rest = (rest.astype(np.uint32) if dropped <= 32 else rest)[at]
+        met = ~new[1:] & (rest[1:] != rest[:-1])
+        if met.any():  # keys that share a cut key: their places in (key, time) order, in the same slots
+            slots = np.flatnonzero(np.isin(cut, np.unique(cut[1:][met])))
+            fixed = pl.DataFrame({"c": cut[slots], "k": rest[slots], "at": at[slots]}).sort("c", "k", "at")
+            at[slots], rest[slots] = fixed["at"].to_numpy(), fixed["k"].to_numpy()
+        new[1:] |= rest[1:] != rest[:-1]
+    if not exact:  # 32 bits of a second hash: equal within each group
+        check = ids.hash(seed=11).to_numpy().astype(np.uint32)[at]
         if ((check[1:] != check[:-1]) & ~new[1:]).any():
             return None
     starts = np.flatnonzero(new)
@@ -410,8 +415,9 @@ class SessionIndex:
         channel codes. (customer, key, touch_seq) packed into one integer sort in session order and unpack into
         place and key. Coding millions of session ids exactly costs a hundred times hashing them, so the key is
         first a hash of the id cut to the bits left over, checked after the sort: when two ids of one customer
-        share a cut hash (their full 64-bit hashes differ), the ids are coded exactly instead. Only two ids with
-        equal 64-bit hashes (one chance in 10^19 per pair) would count as one session."""
+        share a cut hash (the low 32 bits of their 64-bit hashes differ), the ids are coded exactly instead. Only
+        two ids whose hashes agree in the cut's bits and the low 32 (one chance in 10^18 per pair) would count as
+        one session."""
         n = len(code)
         if not n:
             return code, channel, code
@@ -442,8 +448,8 @@ class SessionIndex:
             rows_s = row_at[order]
             if exact:
                 return order, key_s, rows_s
-            by_row = np.zeros(n, dtype=np.uint64)
-            by_row[rows] = full
+            by_row = np.zeros(n, dtype=np.uint32)  # the hash's low 32 bits: with the cut's, 62 bits or more
+            by_row[rows] = full.astype(np.uint32)
             h = by_row[rows_s]
             same = (code_s[1:] == code_s[:-1]) & (key_s[1:] == key_s[:-1]) & (key_s[1:] >= n_channels)
             if not (same & (h[1:] != h[:-1])).any():
