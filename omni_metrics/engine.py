@@ -217,16 +217,19 @@ def _key_groups(ids: pl.Series, exact: bool = False, hash_bits: int = 64,
         full = ids.hash(seed=7).to_numpy() >> np.uint64(64 - hash_bits)
         width = hash_bits
     keep = min(width, 64 - bits, cut_bits or 64)
-    packed = ((full >> np.uint64(width - keep)) << np.uint64(bits)) | np.arange(n, dtype=np.uint64)
+    dropped = width - keep  # the key's bits the cut leaves out: gathered (32 bits or fewer as 32) to split runs
+    rest = (full & np.uint64((1 << dropped) - 1)).astype(np.uint32 if dropped <= 32 else np.uint64) \
+        if dropped else None
+    packed = np.right_shift(full, np.uint64(dropped), out=full if full.flags.writeable else None)
+    np.left_shift(packed, np.uint64(bits), out=packed)
+    np.bitwise_or(packed, np.arange(n, dtype=np.uint64), out=packed)
     packed = pl.Series(packed).sort().to_numpy()  # polars sorts on every core
-    at = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)  # places in time, grouped by cut key
+    at = (packed & np.uint64((1 << bits) - 1)).view(np.int64)  # places in time, grouped by cut key
     cut = packed >> np.uint64(bits)
     new = np.ones(n, dtype=bool)
     new[1:] = cut[1:] != cut[:-1]
-    dropped = width - keep  # the key's bits the cut left out: gathered (32 bits or fewer as 32) to split runs
-    if dropped:
-        rest = full & np.uint64((1 << dropped) - 1)
-        rest = (rest.astype(np.uint32) if dropped <= 32 else rest)[at]
+    if rest is not None:
+        rest = rest[at]
         met = ~new[1:] & (rest[1:] != rest[:-1])
         if met.any():  # keys that share a cut key: their places in (key, time) order, in the same slots
             slots = np.flatnonzero(np.isin(cut, np.unique(cut[1:][met])))
@@ -240,7 +243,9 @@ def _key_groups(ids: pl.Series, exact: bool = False, hash_bits: int = 64,
     starts = np.flatnonzero(new)
     lengths = np.diff(np.append(starts, n))
     code_g = np.repeat(np.arange(len(starts), dtype=np.uint32), lengths)
-    return at, code_g, np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
+    seq_g = np.arange(n, dtype=np.int64)
+    seq_g -= np.repeat(starts, lengths)
+    return at, code_g, seq_g
 
 
 # --- sessions (§1) --------------------------------------------------------------------------------------------
