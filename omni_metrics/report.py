@@ -318,12 +318,24 @@ def _cut(tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
     # Codes every view's rollups share, computed once here: the channels as one Enum over touches and orders,
     # and the orders' customers in the touches' customer codes.
     frames = [f for f in (t, completed) if f is not None]
-    channels = pl.Enum(pl.concat([f["channel"].unique() for f in frames]).drop_nulls().unique().sort())
-    t = t.with_columns(pl.col("channel").cast(channels).alias("channel_code"))
+    # the channels' names from one row per distinct hash (a few rows of millions); a name that shared its hash
+    # with another would be missing, and the strict cast refuses it: the names are then listed exactly
+    names = pl.concat([f["channel"].gather(f["channel"].hash(seed=7).arg_unique()) for f in frames])
+    try:
+        coded = _channel_coded(frames, names)
+    except pl.exceptions.InvalidOperationError:
+        coded = _channel_coded(frames, pl.concat([f["channel"].unique() for f in frames]))
+    t = coded[0]
     if completed is not None:
-        completed = completed.with_columns(pl.col("channel").cast(channels).alias("channel_code"),
-                                           engine.order_customer_codes(t, completed))
+        completed = coded[1].with_columns(engine.order_customer_codes(t, coded[1]))
     return Prepared(as_of, completed, surveys, spend, tables.get("customers"), t, after, touch_rows=touch_rows)
+
+
+def _channel_coded(frames: list[pl.DataFrame], names: pl.Series) -> list[pl.DataFrame]:
+    """The frames with `channel_code`: their channels as one Enum of `names` (strict: a channel not among them
+    raises InvalidOperationError)."""
+    channels = pl.Enum(names.drop_nulls().unique().sort())
+    return [f.with_columns(pl.col("channel").cast(channels).alias("channel_code")) for f in frames]
 
 
 def _filtered(base: Prepared, settings: Settings) -> Prepared:
@@ -375,8 +387,10 @@ def _touches(interactions: pl.DataFrame | None, orders: pl.DataFrame | None, *,
     if not parts:
         return pl.DataFrame(schema=TOUCH_SCHEMA), np.zeros(0, dtype=np.int64)
     frame = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
-    stage = pl.col("event_type").replace_strict({k: STAGE_RANK[v] for k, v in EVENT_STAGE.items()}, default=0,
-                                                return_dtype=pl.Int8)
+    # the stage rank as a sum of equality tests (one per event above awareness): comparing text to a constant
+    # is a fraction of the cost of looking each row up in a map
+    stage = pl.sum_horizontal([(pl.col("event_type") == event).fill_null(False).cast(pl.Int8) * STAGE_RANK[name]
+                               for event, name in EVENT_STAGE.items() if STAGE_RANK[name]]).cast(pl.Int8)
     frame = frame.with_columns(stage.alias("stage_rank"))
     # customer_code: the customer ids as UInt32 codes, so the polars rollups group on integers, not strings.
     # The rows stay where they are (moving millions of strings costs more than the ordering itself): codes and
