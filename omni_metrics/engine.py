@@ -380,20 +380,10 @@ class SessionIndex:
             row_at = rows.astype(np.int64, copy=False)
         code_s = np.repeat(np.arange(len(counts)), counts)  # session order keeps the customers in code order
         self.order, key, rows = self._session_order(t, row_at, code, seq, channel, missing + 1, counts, code_s)
-        # the timestamp, channel and purchase flag of each touch in session order, in one gather when they fit
-        # in one integer (a gather of millions of values at random costs more than packing and unpacking them)
-        ts = t["timestamp"].dt.cast_time_unit("us").cast(pl.Int64).to_numpy()
-        buy = (t["event_type"] == "purchase").fill_null(False).to_numpy()
-        low = int(ts.min()) if n else 0
-        channel_bits = max(1, missing.bit_length())
-        if n and (int(ts.max()) - low).bit_length() + channel_bits + 1 <= 64:
-            packed = (((ts - low).astype(np.uint64) << np.uint64(channel_bits + 1))
-                      | (channel << np.uint64(1)) | buy.astype(np.uint64))[rows]
-            ts = (packed >> np.uint64(channel_bits + 1)).astype(np.int64) + low
-            channel = (packed >> np.uint64(1)) & np.uint64((1 << channel_bits) - 1)
-            buy = (packed & np.uint64(1)).astype(bool)
-        else:
-            ts, channel, buy = ts[rows], channel[rows], buy[rows]
+        # the timestamp, channel and purchase flag of each touch in session order
+        ts, channel, buy = _gather_packed(t["timestamp"].dt.cast_time_unit("us").cast(pl.Int64).to_numpy(), channel,
+                                          (t["event_type"] == "purchase").fill_null(False).to_numpy(), rows,
+                                          max(1, missing.bit_length()))
         new = np.ones(n, dtype=bool)
         new[1:] = (code_s[1:] != code_s[:-1]) | (key[1:] != key[:-1]) \
             | ((key[1:] <= missing) & (np.diff(ts) > gap_minutes * 60_000_000))
@@ -500,7 +490,7 @@ class SessionIndex:
         if not len(session):
             return pl.DataFrame(schema={"channel": pl.String, "day": pl.Int64, "sessions": pl.Int64,
                                         "converting_sessions": pl.Int64})
-        first = np.flatnonzero(np.r_[True, session[1:] != session[:-1]])
+        first = _runs(session)
         converts = np.logical_or.reduceat(self.buy[kept], first)
         day = self.day[kept][first]
         low, days = int(day.min()), int(day.max() - day.min()) + 1
@@ -673,7 +663,7 @@ def order_days(orders: pl.DataFrame) -> pl.DataFrame:
     key = (code.cast(pl.UInt64) * (1 << width) + (day - low).cast(pl.UInt64)).alias("k")
     by_key = pl.DataFrame({"k": key, "revenue": orders["revenue"].fill_null(0.0)}).sort("k")
     k = by_key["k"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    starts = _runs(k)
     first = k[starts]
     return pl.DataFrame({"c": (first >> np.uint64(width)).astype(np.uint32),
                          "day": (first & np.uint64((1 << width) - 1)).astype(np.int64) + low,
@@ -992,15 +982,26 @@ class TouchPlaces:
     def of(cls, t: pl.DataFrame) -> TouchPlaces:
         """From coded touches alone: one sort, one gather of packed integers."""
         order = _sort_perm([t["customer_code"], t["touch_seq"] - int(t["touch_seq"].min())]).to_numpy()
-        day = t["timestamp"].dt.date().cast(pl.Int64).to_numpy()
-        low = int(day.min())
-        ch = t["channel_code"].to_physical().fill_null(len(t["channel_code"].dtype.categories)).to_numpy()
-        buy = (t["event_type"] == "purchase").fill_null(False).to_numpy()
-        packed = (((day - low).astype(np.uint64) << np.uint64(7)) | (ch.astype(np.uint64) << np.uint64(1)) | buy)
-        packed = packed[order]
-        return cls(np.sort(t["customer_code"].to_numpy()), (packed >> np.uint64(7)).astype(np.int64) + low,
-                   ((packed >> np.uint64(1)) & np.uint64(63)).astype(np.int64), (packed & np.uint64(1)).astype(bool),
-                   order, t)
+        missing = len(t["channel_code"].dtype.categories)
+        day, channel, buy = _gather_packed(t["timestamp"].dt.date().cast(pl.Int64).to_numpy(),
+                                           t["channel_code"].to_physical().fill_null(missing).to_numpy(),
+                                           (t["event_type"] == "purchase").fill_null(False).to_numpy(), order,
+                                           max(1, missing.bit_length()))
+        return cls(np.sort(t["customer_code"].to_numpy()), day, channel.astype(np.int64), buy, order, t)
+
+
+def _gather_packed(value: np.ndarray, channel: np.ndarray, buy: np.ndarray, rows: np.ndarray,
+                   channel_bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value, channel code, purchase flag) at `rows`: one gather of the three packed into one integer when they
+    fit (a gather of millions of values at random places costs more than packing and unpacking them), else
+    three gathers."""
+    low = int(value.min()) if len(value) else 0
+    if not len(value) or (int(value.max()) - low).bit_length() + channel_bits + 1 > 64:
+        return value[rows], channel[rows], buy[rows]
+    packed = (((value - low).astype(np.uint64) << np.uint64(channel_bits + 1))
+              | (channel.astype(np.uint64) << np.uint64(1)) | buy.astype(np.uint64))[rows]
+    return ((packed >> np.uint64(channel_bits + 1)).astype(np.int64) + low,
+            (packed >> np.uint64(1)) & np.uint64((1 << channel_bits) - 1), (packed & np.uint64(1)).astype(bool))
 
 
 def _pl_coded_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int,

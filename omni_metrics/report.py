@@ -394,8 +394,8 @@ def _touches(interactions: pl.DataFrame | None, orders: pl.DataFrame | None, *,
     frame = frame.with_columns(stage.alias("stage_rank"))
     # customer_code: the customer ids as UInt32 codes, so the polars rollups group on integers, not strings.
     # The rows stay where they are (moving millions of strings costs more than the ordering itself): codes and
-    # touch_seq come from one grouping of row numbers by customer, with only the rare same-customer
-    # same-moment ties sorted by the full tie keys (engine.pl_customer_seq).
+    # touch_seq come from one sort of hashed customer ids with the rows' places in time, with only the rare
+    # same-customer same-moment ties sorted by the full tie keys (engine.pl_customer_seq).
     code, seq, rows = engine.pl_customer_seq(frame)
     return frame.with_columns(code, seq), rows
 
@@ -583,7 +583,7 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     say("per-customer facts")
     customer_facts = memo.get(("facts", *view), lambda: _customer_facts(memo, e, prep, settings, view, o_days))
     life = memo.get(("lifetime", *view, settings.silence_factor, settings.silence_floor_days),
-                    lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say, o_days))
+                    lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say))
     facts = life.facts.with_columns(
         period_label(period_index(pl.col("first_order"), period), period).alias("cohort"))
 
@@ -597,7 +597,7 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         lambda: _figures(window, life.facts, orders, surveys, spend, start, as_of, say))
 
     say("cohorts")
-    cohort_frame, retention = cohort_tables(life.order_days, e, facts, period, as_of_period) \
+    cohort_frame, retention = cohort_tables(o_days, e, facts, period, as_of_period) \
         if orders_all is not None else cohorts.cohort_grid(None, facts, period, as_of_period)
     nps_periods = nps.nps_by_period(surveys, period)
     moments, top_journeys, sankey, mix = life.moments, life.journeys, life.sankey, life.mix
@@ -869,11 +869,10 @@ class _Lifetime:
     journeys: pl.DataFrame
     sankey: pl.DataFrame
     mix: pl.DataFrame
-    order_days: pl.DataFrame | None  # polars orders: engine.order_days (the cohort grid of any period)
 
     @classmethod
     def of(cls, facts: pl.DataFrame, orders: Any, surveys: pl.DataFrame | None, settings: Settings,
-           as_of: datetime, say: Callable[[str], None], order_days: pl.DataFrame | None) -> _Lifetime:
+           as_of: datetime, say: Callable[[str], None]) -> _Lifetime:
         has_orders = orders is not None
         facts = silence.add_silence(_with_order_facts(facts, has_orders), settings.silence_factor,
                                     settings.silence_floor_days).with_columns(
@@ -886,8 +885,7 @@ class _Lifetime:
         moments = silence.silent_moments(facts)
         say("journeys")
         return cls(facts, moments, journeys.journeys(facts), journeys.sankey(facts),
-                   journeys.channel_mix(facts, surveys),
-                   order_days)
+                   journeys.channel_mix(facts, surveys))
 
 
 def _clv(orders, as_of, settings, facts):
