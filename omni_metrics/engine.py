@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -399,7 +399,10 @@ class SessionIndex:
         self.day_at = np.empty(n, dtype=np.int32)
         self.day_at[self.order] = self.day
         self.touches, self.row_at = t, row_at.astype(np.uint32 if n < 2**32 else np.int64)
-        self._flags_at: np.ndarray | None = None  # channel code and purchase flag by place, when asked for
+        self._flags_at: np.ndarray | None = None  # channel code, stage and purchase flag by place (_flags)
+        self._known: pl.DataFrame | None = None  # each customer code's id (_ids)
+        self.stages_known = True
+        self._one_channel: bool | None = None
 
     def _session_order(self, t: pl.DataFrame, row_at: np.ndarray, code: np.ndarray, seq: np.ndarray,
                        channel: np.ndarray, n_channels: int, counts: np.ndarray,
@@ -460,18 +463,87 @@ class SessionIndex:
         kept[self.offset[view["customer_code"].to_numpy()] + view["touch_seq"].to_numpy()] = True
         return kept
 
-    def places(self, kept: np.ndarray) -> TouchPlaces:
-        """A view's touches (`view`'s places) in (customer, touch_seq) order, for its per-customer facts."""
+    def mask(self, channels: Collection[str] = (), customers: np.ndarray | None = None,
+             start_day: int | None = None) -> np.ndarray:
+        """The places (touch order) of the view that keeps the touches in `channels` (all when empty), of the
+        `customers` (chosen's booleans; all when None) and on or after `start_day` (days since 1970-01-01; all
+        when None): report.prepare's filters and a start date, without filtering the touches themselves."""
+        kept = np.ones(self.size, dtype=bool)
+        if channels:
+            wanted = np.array([name is not None and name in channels for name in self.channels])
+            kept &= wanted[self._flags() >> np.uint32(4)]
+        if customers is not None:
+            kept &= customers[self.customer_at]
+        if start_day is not None:
+            kept &= self.day_at >= start_day
+        return kept
+
+    def chosen(self, customers: pl.Series) -> np.ndarray:
+        """A boolean per customer code of the cut: whether its id is among `customers`."""
+        chosen = np.zeros(len(self.offset), dtype=bool)
+        chosen[_lookup_codes(customers, self._ids()).drop_nulls().to_numpy()] = True
+        return chosen
+
+    def _ids(self) -> pl.DataFrame:
+        """code, customer_id: each customer code of the cut with its id (built on first use)."""
+        if self._known is None:
+            self._known = _touch_ids(self.touches)
+        return self._known
+
+    def _flags(self) -> np.ndarray:
+        """By place: channel code << 4 | stage rank << 1 | purchase flag (built on first use; a stage rank that
+        is missing or above 7 makes the stage bits 0 and `stages_known` False)."""
         if self._flags_at is None:
             t = self.touches
             channel, _ = channel_codes(t)
-            flags = (channel.fill_null(len(self.channels) - 1).to_numpy().astype(np.uint16) << np.uint16(1)) \
-                | (t["event_type"] == "purchase").fill_null(False).to_numpy()
+            stage = t["stage_rank"] if "stage_rank" in t.columns else pl.Series([None] * t.height, dtype=pl.Int8)
+            self.stages_known = not stage.null_count() and (stage.is_empty() or 0 <= int(stage.min())
+                                                            and int(stage.max()) < 8)
+            stage = stage.to_numpy().astype(np.uint32) if self.stages_known else np.uint32(0)
+            flags = (channel.fill_null(len(self.channels) - 1).to_numpy().astype(np.uint32) << np.uint32(4)) \
+                | (stage << np.uint32(1)) | (t["event_type"] == "purchase").fill_null(False).to_numpy()
             self._flags_at = flags[self.row_at]
-        flags = self._flags_at[kept]
+        return self._flags_at
+
+    def places(self, kept: np.ndarray) -> TouchPlaces:
+        """A view's touches (`view`'s or `mask`'s places) in (customer, touch_seq) order, for its per-customer
+        facts."""
+        flags = self._flags()[kept]
         return TouchPlaces(self.customer_at[kept], self.day_at[kept].astype(np.int64),
-                           (flags >> np.uint16(1)).astype(np.int64), (flags & np.uint16(1)).astype(bool),
+                           (flags >> np.uint32(4)).astype(np.int64), (flags & np.uint32(1)).astype(bool),
                            self.row_at[kept], self.touches)
+
+    def stage_cells(self, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """A view's (`view`'s or `mask`'s places) best funnel stage (-1: none) and whether they bought, per
+        customer code × channel code: what window_tables counts, for this view and any narrower by channels or
+        customers (window_tables). None when a stage rank is not known or the tables would be too large."""
+        flags = self._flags()[kept]
+        if not self.stages_known:
+            return None
+        return _stage_cells(self.customer_at[kept], flags >> np.uint32(4), (flags >> np.uint32(1)) & np.uint32(7),
+                            (flags & np.uint32(1)).astype(bool), len(self.channels), len(self.offset))
+
+    def window_tables(self, cells: tuple[np.ndarray, np.ndarray], orders: pl.DataFrame | None,
+                      channels: Collection[str] = (), customers: np.ndarray | None = None) -> dict[str, Any] | None:
+        """window_tables of a view from its `cells` (stage_cells), narrowed to the touches in `channels` (all
+        when empty) of the `customers` (chosen's booleans; all when None), with that view's orders."""
+        best, bought = cells
+        columns = np.array([c for c, name in enumerate(self.channels) if not channels or name in channels],
+                           dtype=np.int64)
+        if len(columns) < len(self.channels):
+            best, bought = best[:, columns], bought[:, columns]
+        if customers is not None:
+            best, bought = np.where(customers[:, None], best, -1), bought & customers[:, None]
+        return _window_figures(best, bought, [self.channels[c] for c in columns], orders)
+
+    def sessions_in_one_channel(self) -> bool:
+        """Whether every session of the cut has touches of one channel only: then a channel filter keeps or
+        drops whole sessions, and its sessions per channel are those of the view without it (built on first
+        use)."""
+        if self._one_channel is None:
+            self._one_channel = bool(np.all((self.session[1:] != self.session[:-1])
+                                            | (self.channel[1:] == self.channel[:-1])))
+        return self._one_channel
 
     def customer_days(self, kept: np.ndarray) -> pl.DataFrame:
         """touch_days of a view (`view`'s places): in touch order a customer's days do not decrease, so each
@@ -590,38 +662,50 @@ def window_tables(t: pl.DataFrame, orders: pl.DataFrame | None) -> dict[str, Any
         return None
     channel, lookup = channel_codes(t)
     k = (int(lookup["code"].max()) + 1 if lookup.height else 0) + 1  # the last column: a missing channel
-    stages = int(t["stage_rank"].max()) + 1
-    customers = int(code.max()) + 1
-    order_codes = None
-    if orders is not None and orders.height:
-        if "customer_code" not in orders.columns or orders["customer_code"].null_count():
-            return None
-        order_codes = orders["customer_code"].to_numpy()
-        customers = max(customers, int(order_codes.max()) + 1)
+    cells = _stage_cells(code.to_numpy(), channel.fill_null(k - 1).to_numpy(), t["stage_rank"].to_numpy(),
+                         (t["event_type"] == "purchase").fill_null(False).to_numpy(), k, int(code.max()) + 1)
+    return _window_figures(*cells, _names(lookup, k), orders) if cells is not None else None
+
+
+def _stage_cells(code: np.ndarray, channel: np.ndarray, stage: np.ndarray, buy: np.ndarray, k: int,
+                 customers: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Touches' best funnel stage (-1: no touch) and whether they bought, per customer code (below
+    `customers`) × channel code (below k), from their codes, stage ranks and purchase flags: each touch sets a
+    cell of a customer × channel × stage table. None when the table would be too large."""
+    stages = int(stage.max()) + 1 if len(stage) else 1
     if customers * k * stages > 4 * _PAIR_TABLE_CELLS:
         return None
-    cell = code.to_numpy().astype(np.int64) * k + channel.fill_null(k - 1).to_numpy()
+    cell = code.astype(np.int64) * k + channel
     seen = np.zeros(customers * k * stages, dtype=bool)  # (customer, channel, stage) reached
-    seen[cell * stages + t["stage_rank"].to_numpy()] = True
+    seen[cell * stages + stage] = True
     seen = seen.reshape(customers, k, stages)
-    reached = seen.any(axis=2)  # customer × channel: a touch there
-    best = np.where(reached, stages - 1 - np.argmax(seen[:, :, ::-1], axis=2), -1)
+    best = np.where(seen.any(axis=2), stages - 1 - np.argmax(seen[:, :, ::-1], axis=2), -1).astype(np.int8)
     bought = np.zeros(customers * k, dtype=bool)
-    bought[cell[(t["event_type"] == "purchase").fill_null(False).to_numpy()]] = True
-    bought = bought.reshape(customers, k)
-    names = _names(lookup, k)
+    bought[cell[buy]] = True
+    return best, bought.reshape(customers, k)
+
+
+def _window_figures(best: np.ndarray, bought: np.ndarray, names: list[str | None],
+                    orders: pl.DataFrame | None) -> dict[str, Any] | None:
+    """window_tables from _stage_cells' tables (`names`: each column's channel) and the view's orders (None
+    when their customers are not coded)."""
+    reached = best >= 0  # customer × channel: a touch there
     used = np.flatnonzero(reached.any(axis=0))
     people = pl.DataFrame({"channel": [names[c] for c in used], "visitors": reached.sum(axis=0)[used],
                            "buyers": bought.sum(axis=0)[used]},
                           schema={"channel": pl.String, "visitors": pl.Int64, "buyers": pl.Int64})
-    funnel = _funnel_frame(best, names)
     visitor = reached.any(axis=1)
-    anyone = visitor.copy()
-    if order_codes is not None:
+    anyone = visitor
+    if orders is not None and orders.height:
+        if "customer_code" not in orders.columns or orders["customer_code"].null_count():
+            return None
+        order_codes = orders["customer_code"].to_numpy()
+        anyone = np.zeros(max(len(visitor), int(order_codes.max()) + 1), dtype=bool)
+        anyone[:len(visitor)] = visitor
         anyone[order_codes] = True
     counts = {"customers": int(anyone.sum()), "visitors": int(visitor.sum()),
               "buyers": int(bought.any(axis=1).sum())}
-    return {"people": people, "counts": counts, "funnel": funnel}
+    return {"people": people, "counts": counts, "funnel": _funnel_frame(best, names)}
 
 
 def _day_period(period: str) -> pl.Expr:
@@ -1004,17 +1088,25 @@ def _gather_packed(value: np.ndarray, channel: np.ndarray, buy: np.ndarray, rows
             (packed >> np.uint64(1)) & np.uint64((1 << channel_bits) - 1), (packed & np.uint64(1)).astype(bool))
 
 
-def _pl_coded_facts(t: pl.DataFrame, orders: pl.DataFrame | None, as_of_day: int,
+def facts_coded(t: pl.DataFrame, orders: pl.DataFrame | None) -> bool:
+    """Whether polars touches and orders carry the cut's codes that _pl_coded_facts works on."""
+    coded = [t] if orders is None else [t, orders]
+    return all({"customer_code", "channel_code"} <= set(f.columns) for f in coded) and "touch_seq" in t.columns \
+        and not any(f["customer_code"].null_count() for f in coded) and not t["timestamp"].null_count() \
+        and len(t["channel_code"].dtype.categories) <= 62
+
+
+def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_day: int,
                     places: TouchPlaces | None, days: pl.DataFrame | None = None) -> pl.DataFrame | None:
     """_pl_touch_facts for touches and orders that the cut coded (`customer_code`, `channel_code`), the same
     columns and values, from one pass over the touches in (customer, touch_seq) order — `places`, which the
     session index keeps for every view of the cut, else TouchPlaces.of(t) — and the orders per customer-day,
-    on arrays indexed by customer code: no grouping by customer or joining at all. None when the frames are
-    not coded so (the caller takes the general path)."""
-    coded = [t] if orders is None else [t, orders]
-    if not all({"customer_code", "channel_code"} <= set(f.columns) for f in coded) or t.is_empty() \
-            or "touch_seq" not in t.columns or any(f["customer_code"].null_count() for f in coded) \
-            or t["timestamp"].null_count() or len(t["channel_code"].dtype.categories) > 62:
+    on arrays indexed by customer code: no grouping by customer or joining at all. With `places`, `t` is not
+    read (the places' source, the cut, is checked instead). None when the frames are not coded so (facts_coded)
+    or there is no touch (the caller takes the general path)."""
+    if places is not None:
+        t = places.source
+    if t.is_empty() or (places is not None and not len(places.c)) or not facts_coded(t, orders):
         return None
     channel_names = t["channel_code"].dtype.categories
     missing = len(channel_names)  # a missing channel: a code of its own
@@ -1139,10 +1231,11 @@ def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: 
     converted (has a purchase touch).
 
     `places`: polars touches in (customer, touch_seq) order (SessionIndex.places of `t_all`), which saves
-    sorting them again; `days`: order_days of `orders_all`, when the caller has it.
+    sorting them again — `t_all` may then be None, when the touches and orders are coded (facts_coded of the
+    places' source) and there is a place; `days`: order_days of `orders_all`, when the caller has it.
     """
     as_of_day = (as_of.date() - date(1970, 1, 1)).days
-    if isinstance(t_all, pl.DataFrame):
+    if isinstance(t_all, pl.DataFrame) or places is not None:
         facts = _pl_touch_facts(t_all, orders_all, as_of_day, places, days)
     else:
         facts = _touch_facts(t_all, orders_all, as_of_day)

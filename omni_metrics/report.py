@@ -143,11 +143,15 @@ def _parse(name: str, raw: str, default: Any) -> Any:
 class ModelInputs:
     """What the models and attribution read, kept by a report built without them so that `add_models` can
     add them later without preparing the touches and per-customer facts again."""
-    touches: Any
+    prepared: Prepared  # its touches (a filtered view's are made on first use: the descriptive part needs none)
     orders: Any
     surveys: pl.DataFrame | None
     as_of: datetime
     facts: pl.DataFrame
+
+    @property
+    def touches(self) -> Any:
+        return self.prepared.touches
 
 
 @dataclass
@@ -205,10 +209,20 @@ class Prepared:
     surveys: pl.DataFrame | None
     spend: pl.DataFrame | None
     customers: pl.DataFrame | None
-    touches: pl.DataFrame
+    touch_frame: Any  # the touches; None until made by `make_touches` (see `touches`)
     after_as_of: dict[str, int]
     notes: list[str] = field(default_factory=list)
     touch_rows: Any = None  # the cut's own: the touches' rows in (customer_code, touch_seq) order (numpy)
+    make_touches: Callable[[], Any] | None = None
+    segment: pl.Series | None = None  # the segment filter's customer ids (None: no segment filter)
+
+    @property
+    def touches(self) -> Any:
+        """The touches. A filtered view's are made on first use: on polars its figures come from the cut's
+        SessionIndex and a mask of places, and only the models read the filtered rows themselves."""
+        if self.touch_frame is None and self.make_touches is not None:
+            self.touch_frame = self.make_touches()
+        return self.touch_frame
 
 
 def resolve_as_of(settings: Settings, latest: datetime | None) -> datetime | None:
@@ -339,17 +353,20 @@ def _channel_coded(frames: list[pl.DataFrame], names: pl.Series) -> list[pl.Data
 
 
 def _filtered(base: Prepared, settings: Settings) -> Prepared:
-    """The cut's rows that the channel and segment filters keep (the touches keep their tie order)."""
-    orders, surveys, spend, t = base.orders, base.surveys, base.spend, base.touches
+    """The cut's rows that the channel and segment filters keep (the touches keep their tie order, and are
+    filtered on first use)."""
+    orders, surveys, spend = base.orders, base.surveys, base.spend
+    keep: list[pl.Expr] = []
     if settings.channels:
-        wanted = pl.col("channel").is_in(list(settings.channels))
-        orders, surveys, spend, t = (f.filter(wanted) if f is not None else None for f in (orders, surveys, spend, t))
+        keep.append(pl.col("channel").is_in(list(settings.channels)))
+        orders, surveys, spend = (f.filter(keep[-1]) if f is not None else None for f in (orders, surveys, spend))
     notes: list[str] = []
     ids = segment_ids(base.customers, settings.segments, notes)
     if ids is not None:  # spend has no customers: it stays as the channel filter left it
-        chosen = pl.col("customer_id").is_in(ids.implode())
-        orders, surveys, t = (f.filter(chosen) if f is not None else None for f in (orders, surveys, t))
-    return Prepared(base.as_of, orders, surveys, spend, base.customers, t, base.after_as_of, notes)
+        keep.append(pl.col("customer_id").is_in(ids.implode()))
+        orders, surveys = (f.filter(keep[-1]) if f is not None else None for f in (orders, surveys))
+    return Prepared(base.as_of, orders, surveys, spend, base.customers, None, base.after_as_of, notes,
+                    make_touches=lambda: base.touches.filter(keep), segment=ids)
 
 
 TOUCH_SCHEMA = {"customer_id": pl.String, "timestamp": pl.Datetime("us"), "channel": pl.String,
@@ -557,15 +574,15 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     as_of_period = pl.select(period_index(pl.lit(as_of), period)).item()
     # start limits the event-window figures; lifetime figures use the whole history up to as_of
     start = datetime.combine(settings.start, time.min) if settings.start else None
-    t_all, orders_all = prep.touches, prep.orders
-    t, orders = _since(t_all, start), _since(orders_all, start)
+    orders_all = prep.orders
+    orders = _since(orders_all, start)
     surveys = prep.surveys.filter(pl.col("timestamp") >= start) if prep.surveys is not None and start \
         else prep.surveys
     spend = prep.spend.filter(pl.col("date") >= settings.start) if prep.spend is not None and settings.start \
         else prep.spend
     missing = {name: sentence for name, sentence in MISSING.items() if name not in tables}
     notes = list(missing.values()) + prep.notes
-    e = _EngineFrames(settings.engine, t, t_all, orders, orders_all)
+    e = _EngineFrames(settings.engine, prep, start, orders, orders_all)
     # what the lifetime figures depend on besides the dataset; the window's add the start and the session gap
     view = (as_of, *_filters(settings), settings.engine)
     # each buyer's orders per day (polars): the facts, the cohort grid and, without a start date, the trend's
@@ -574,14 +591,22 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
 
     say("sessions and conversion")
     gap = settings.session_gap_minutes
-    index = None
+    index = kept_all = kept = chosen = whole = None
     if settings.engine == "polars" and not spark:  # the sessions of every view of this cut, from one pass
         cut = memo.peek(("cut", as_of))
         index = memo.get(("sessions", as_of, gap), lambda: engine.SessionIndex(cut.touches, gap, cut.touch_rows))
-    window = memo.get(("window", *view, settings.start, gap), lambda: _Window.of(e, gap, index, o_days))
+        # the view as a mask of the cut's places (its lifetime's; its window's from the start on)
+        chosen, kept_all = memo.get(("mask", as_of, *_filters(settings)), lambda: _view_places(index, settings, prep))
+        kept = kept_all if start is None else \
+            index.mask(settings.channels or (), chosen, (settings.start - date(1970, 1, 1)).days)
+        whole = memo.peek(("window", as_of, None, (), settings.engine, settings.start, gap)) \
+            if settings.channels or settings.segments else None
+    window = memo.get(("window", *view, settings.start, gap),
+                      lambda: _Window.of(e, gap, index, o_days, kept, whole, settings.channels or (), chosen))
 
     say("per-customer facts")
-    customer_facts = memo.get(("facts", *view), lambda: _customer_facts(memo, e, prep, settings, view, o_days))
+    customer_facts = memo.get(("facts", *view),
+                              lambda: _customer_facts(memo, e, prep, settings, view, o_days, index, kept_all))
     life = memo.get(("lifetime", *view, settings.silence_factor, settings.silence_floor_days),
                     lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say))
     facts = life.facts.with_columns(
@@ -640,7 +665,7 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         **_clv_by(customers_out),
     }
     return Report(data=data, customers=customers_out, frames=frames, settings=settings,
-                  inputs=ModelInputs(t_all, orders_all, prep.surveys, as_of, facts))
+                  inputs=ModelInputs(prep, orders_all, prep.surveys, as_of, facts))
 
 
 def _figures(window: _Window, facts: pl.DataFrame, orders: Any, surveys: pl.DataFrame | None,
@@ -792,16 +817,17 @@ class _EngineFrames:
     """The window's and the lifetime's touches and orders as native frames of the chosen engine (converted on
     first use: a part found in the memo needs none of them)."""
 
-    def __init__(self, name: str, t, t_all, orders, orders_all) -> None:
-        self._frames = {"t": t, "t_all": t_all, "orders": orders, "orders_all": orders_all}
-        self._duckdb = name == "duckdb" and isinstance(t_all, pl.DataFrame)
+    def __init__(self, name: str, prep: Prepared, start: datetime | None, orders, orders_all) -> None:
+        self._make = {"t": lambda: _since(prep.touches, start), "t_all": lambda: prep.touches,
+                      "orders": lambda: orders, "orders_all": lambda: orders_all}
+        self._duckdb = name == "duckdb"
         self._con = None
 
     def __getattr__(self, name: str):
         if name not in ("t", "t_all", "orders", "orders_all"):
             raise AttributeError(name)
-        frame = self._frames[name]
-        if self._duckdb and frame is not None:
+        frame = self._make[name]()
+        if self._duckdb and isinstance(frame, pl.DataFrame):
             if self._con is None:
                 import duckdb
 
@@ -823,40 +849,68 @@ class _Window:
     funnel: pl.DataFrame
     touch_days: pl.DataFrame | None  # polars only: engine.touch_days, order_days (the trend of any period)
     order_days: pl.DataFrame | None
+    cells: tuple[np.ndarray, np.ndarray] | None = None  # an unfiltered window's SessionIndex.stage_cells
 
     @classmethod
     def of(cls, e: _EngineFrames, gap_minutes: int, index: engine.SessionIndex | None,
-           order_days: pl.DataFrame | None = None) -> _Window:
-        """`order_days`: engine.order_days of the whole history's orders (those of the window when no start)."""
-        kept = index.view(e.t) if index is not None else None
-        days = index.days(kept) if index is not None else engine.session_days(e.t, gap_minutes)
+           order_days: pl.DataFrame | None = None, kept: np.ndarray | None = None, whole: _Window | None = None,
+           channels: tuple[str, ...] = (), chosen: np.ndarray | None = None) -> _Window:
+        """From the window's touches, or on polars from the cut's session `index` and the window's places in
+        it (`kept`: SessionIndex.mask), without the touches. `whole`: the window of the same start without the
+        channel and segment filters (`channels`, `chosen`: SessionIndex.chosen), when there is one: the
+        window's funnel tables are its tables narrowed, and under a channel filter alone, its sessions too when
+        no session spans channels. `order_days`: engine.order_days of the whole history's orders (those of the
+        window when no start)."""
         orders = engine.order_channels(e.orders) if e.orders is not None else None
-        if not isinstance(e.t, pl.DataFrame):
-            return cls(days, engine.channel_conversion(e.t, gap_minutes, days), orders,
-                       engine.window_counts(e.t, e.orders), conversion.funnel(engine.funnel_best(e.t)), None, None)
-        tables = engine.window_tables(e.t, e.orders)
+        cells = None
+        if index is None:
+            days = engine.session_days(e.t, gap_minutes)
+            if not isinstance(e.t, pl.DataFrame):
+                return cls(days, engine.channel_conversion(e.t, gap_minutes, days), orders,
+                           engine.window_counts(e.t, e.orders), conversion.funnel(engine.funnel_best(e.t)), None, None)
+            tables, touch_days = engine.window_tables(e.t, e.orders), engine.touch_days(e.t)
+        else:
+            narrowed = whole is not None and whole.cells is not None
+            if narrowed and chosen is None and index.sessions_in_one_channel():
+                days = whole.days.filter(pl.col("channel").is_in(list(channels)))
+            else:
+                days = index.days(kept)
+            cells = whole.cells if narrowed else index.stage_cells(kept)
+            tables = index.window_tables(cells, e.orders, *((channels, chosen) if narrowed else ((), None))) \
+                if cells is not None and kept.any() else None
+            touch_days = index.customer_days(kept)
+            cells = cells if not channels and chosen is None else None
         if tables is None:
             tables = {"people": None, "counts": engine.window_counts(e.t, e.orders), "funnel": engine.funnel_best(e.t)}
-        return cls(days, engine.channel_conversion(e.t, gap_minutes, days, tables["people"]), orders,
-                   tables["counts"], conversion.funnel(tables["funnel"]),
-                   index.customer_days(kept) if index is not None else engine.touch_days(e.t),
+        people = tables["people"]
+        return cls(days, engine.channel_conversion(e.t if people is None else None, gap_minutes, days, people),
+                   orders, tables["counts"], conversion.funnel(tables["funnel"]), touch_days,
                    (order_days if order_days is not None and e.orders is e.orders_all else engine.order_days(e.orders))
-                   if e.orders is not None else None)
+                   if e.orders is not None else None, cells)
+
+
+def _view_places(index: engine.SessionIndex, settings: Settings,
+                 prep: Prepared) -> tuple[np.ndarray | None, np.ndarray]:
+    """A view of the cut in its session index: the segment's customers (SessionIndex.chosen; None without a
+    segment filter) and the view's places (SessionIndex.mask)."""
+    chosen = index.chosen(prep.segment) if prep.segment is not None else None
+    return chosen, index.mask(settings.channels or (), chosen)
 
 
 def _customer_facts(memo: Memo, e: _EngineFrames, prep: Prepared, settings: Settings, view: tuple,
-                    order_days: pl.DataFrame | None) -> pl.DataFrame:
-    """The engine's lifetime per-customer facts. Under a segment filter, the segment's rows of the facts
-    without it when the memo holds those: a customer's facts depend on their own rows only."""
+                    order_days: pl.DataFrame | None, index: engine.SessionIndex | None,
+                    kept: np.ndarray | None) -> pl.DataFrame:
+    """The engine's lifetime per-customer facts; on polars from the view's places in the cut's session `index`
+    (`kept`). Under a segment filter, the segment's rows of the facts without it when the memo holds those: a
+    customer's facts depend on their own rows only."""
     if settings.segments:
         everyone = memo.peek(("facts", view[0], view[1], (), view[3]))
         if everyone is not None:
             ids = segment_ids(prep.customers, settings.segments, [])
             return everyone.filter(pl.col("customer_id").is_in(ids.implode()))
-    index = memo.peek(("sessions", prep.as_of, settings.session_gap_minutes))
-    places = index.places(index.view(e.t_all)) if index is not None and isinstance(e.t_all, pl.DataFrame) \
-        else None
-    return engine.customer_facts(e.t_all, e.orders_all, prep.as_of, None, places, order_days).facts
+    if index is not None and kept.any() and engine.facts_coded(index.touches, e.orders_all):
+        return engine.customer_facts(None, e.orders_all, prep.as_of, None, index.places(kept), order_days).facts
+    return engine.customer_facts(e.t_all, e.orders_all, prep.as_of, None, None, order_days).facts
 
 
 @dataclass

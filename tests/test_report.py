@@ -283,7 +283,8 @@ def test_a_memo_gives_the_reports_built_without_it(sample_tables):
     views = [
         {}, {"period": "week"}, {"start": "2025-09-01"}, {"seg.segment": "Regular"},
         {"seg.segment": "Regular", "period": "quarter"}, {"channels": "web,store"},
-        {"channels": "web,store", "seg.loyalty_tier": "Gold,Silver"}, {"silence_factor": "3.0"},
+        {"channels": "web,store", "seg.loyalty_tier": "Gold,Silver"}, {"start": "2025-09-01"},
+        {"start": "2025-09-01", "channels": "email,store", "seg.segment": "Regular"}, {"silence_factor": "3.0"},
         {"session_gap_minutes": "10"}, {"as_of": "2025-12-31"}, {"seg.segment": "Regular"}, {"period": "week"}, {},
     ]
     for query in views:
@@ -300,8 +301,31 @@ def test_a_memo_gives_the_reports_built_without_it(sample_tables):
         later, fresh = add_models(got), build_report(tables, settings)
         assert_same(json.loads(later.to_json()), json.loads(fresh.to_json()), abs_tol=1e-12, clv_tol=1e-6)
     kinds = {key[0] for key in memo._parts}
-    assert kinds == {"cut", "view", "sessions", "window", "facts", "lifetime", "figures", "order_days"} \
+    assert kinds == {"cut", "view", "mask", "sessions", "window", "facts", "lifetime", "figures", "order_days"} \
         and len(memo._parts) <= 2 * len(kinds)
+
+
+def test_a_channel_filter_regroups_sessions_that_span_channels(sample_tables):
+    """A session_id shared by touches of several channels: a channel filter splits the session (its touches in
+    other channels leave it), so the filtered view's sessions are not rows of the unfiltered view's (as they
+    are when no session spans channels) — through the Memo they must still equal the report built alone."""
+    from omni_metrics import engine
+
+    interactions = sample_tables.tables["interactions"]
+    # every session of a third of the customers becomes one per customer and day, whatever its channel
+    merged = pl.col("customer_id") + "-" + pl.col("timestamp").dt.date().cast(pl.String)
+    spanning = interactions.with_columns(
+        pl.when(pl.col("session_id").is_not_null() & (pl.col("customer_id").hash(seed=1) % 3 == 0))
+        .then(merged).otherwise(pl.col("session_id")).alias("session_id"))
+    tables, memo = sample_tables.tables | {"interactions": spanning}, Memo()
+    for query in ({}, {"channels": "web,store"}, {"start": "2025-09-01"}, {"start": "2025-09-01", "channels": "web"}):
+        settings = Settings.from_query(query)
+        got = build_report(tables, settings, models=False, memo=memo)
+        want = build_report(tables, settings, models=False)
+        assert_same(json.loads(got.to_json()), json.loads(want.to_json()))
+        assert_frame_equal(got.frames["trend"], want.frames["trend"])
+    index = next(part for key, part in memo._parts.items() if key[0] == "sessions")
+    assert isinstance(index, engine.SessionIndex) and not index.sessions_in_one_channel()
 
 
 def test_cli_report_writes_json_and_customers(tmp_path):
