@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -1235,14 +1236,18 @@ def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: 
     places' source) and there is a place; `days`: order_days of `orders_all`, when the caller has it.
     """
     as_of_day = (as_of.date() - date(1970, 1, 1)).days
-    if isinstance(t_all, pl.DataFrame) or places is not None:
-        facts = _pl_touch_facts(t_all, orders_all, as_of_day, places, days)
-    else:
-        facts = _touch_facts(t_all, orders_all, as_of_day)
+    coded_orders = isinstance(orders_all, pl.DataFrame) and "customer_code" in orders_all.columns \
+        and not orders_all["customer_code"].null_count()
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the order side beside the touch side (both let go of the GIL)
+        order_side = pool.submit(_pl_order_facts, orders_all, as_of_day, days) if coded_orders else None
+        if isinstance(t_all, pl.DataFrame) or places is not None:
+            facts = _pl_touch_facts(t_all, orders_all, as_of_day, places, days)
+        else:
+            facts = _touch_facts(t_all, orders_all, as_of_day)
+        if order_side is not None:
+            facts = facts.join(order_side.result(), on="customer_id", how="left")
     activity = pl.DataFrame(schema={"customer_id": pl.String, "p": pl.Int64, "revenue": pl.Float64})
-    if isinstance(orders_all, pl.DataFrame) and "customer_code" in orders_all.columns \
-            and not orders_all["customer_code"].null_count():
-        facts = facts.join(_pl_order_facts(orders_all, as_of_day, days), on="customer_id", how="left")
+    if coded_orders:
         return CustomerRollups(facts=facts, activity=period_activity(orders_all, period) if period else None)
     if orders_all is not None:
         lo = lazy(orders_all)

@@ -6,6 +6,7 @@ import json
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time
 from threading import Lock
@@ -601,12 +602,18 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
             index.mask(settings.channels or (), chosen, (settings.start - date(1970, 1, 1)).days)
         whole = memo.peek(("window", as_of, None, (), settings.engine, settings.start, gap)) \
             if settings.channels or settings.segments else None
-    window = memo.get(("window", *view, settings.start, gap),
-                      lambda: _Window.of(e, gap, index, o_days, kept, whole, settings.channels or (), chosen))
-
-    say("per-customer facts")
-    customer_facts = memo.get(("facts", *view),
-                              lambda: _customer_facts(memo, e, prep, settings, view, o_days, index, kept_all))
+    facts_key = ("facts", *view)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # on polars the per-customer facts (arrays of the session index) are worked out beside the window's
+        # figures: numpy and polars let go of the GIL, and the machine has a core for each
+        beside = pool.submit(memo.get, facts_key, lambda: _customer_facts(memo, e, prep, settings, view, o_days,
+                                                                          index, kept_all)) \
+            if index is not None else None
+        window = memo.get(("window", *view, settings.start, gap),
+                          lambda: _Window.of(e, gap, index, o_days, kept, whole, settings.channels or (), chosen))
+        say("per-customer facts")
+        customer_facts = beside.result() if beside is not None else memo.get(
+            facts_key, lambda: _customer_facts(memo, e, prep, settings, view, o_days, index, kept_all))
     life = memo.get(("lifetime", *view, settings.silence_factor, settings.silence_floor_days),
                     lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say))
     facts = life.facts.with_columns(
