@@ -510,9 +510,9 @@ class SessionIndex:
         """A view's touches (`view`'s or `mask`'s places) in (customer, touch_seq) order, for its per-customer
         facts."""
         flags = self._flags()[kept]
-        return TouchPlaces(self.customer_at[kept], self.day_at[kept].astype(np.int64),
-                           (flags >> np.uint32(4)).astype(np.int64), (flags & np.uint32(1)).astype(bool),
-                           self.row_at[kept], self.touches)
+        return TouchPlaces(self.customer_at[kept], self.day_at[kept],
+                           (flags >> np.uint32(4)).astype(np.uint16 if len(self.channels) < 2**16 else np.int64),
+                           (flags & np.uint32(1)).astype(bool), self.row_at[kept], self.touches)
 
     def stage_cells(self, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """A view's (`view`'s or `mask`'s places) best funnel stage (-1: none) and whether they bought, per
@@ -1118,21 +1118,31 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
     low = int(day_p.min()) if orders is None or orders.is_empty() else \
         min(int(day_p.min()), int(orders["timestamp"].min().date().toordinal()) - 719_163)
     day_p = day_p - low
-    starts = _runs(c_p)
+    new_c = np.empty(len(c_p), dtype=bool)  # a customer's first place
+    new_c[0] = True
+    np.not_equal(c_p[1:], c_p[:-1], out=new_c[1:])
+    starts = np.flatnonzero(new_c)
     toucher = c_p[starts]  # the customers with a touch, ascending
     ends = np.append(starts[1:], len(c_p)) - 1
-    # n_channels: the distinct channels of a customer's touches and orders, as bits of one integer
-    bits = np.zeros(size, dtype=np.uint64)
-    bits[toucher] = np.bitwise_or.reduceat(np.uint64(1) << ch_p.astype(np.uint64), starts)
+    # n_channels: the distinct channels of a customer's touches and orders, as cells of a customer × channel
+    # table (a scatter of millions of places costs a fraction of reducing them per customer)
+    k = missing + 1
+    cell_type = np.uint32 if size * k < 2**32 else np.int64
+    seen = np.zeros(size * k, dtype=bool)
+    seen[c_p.astype(cell_type) * cell_type(k) + ch_p] = True
     if orders is not None and len(oc):
-        och = orders["channel_code"].to_physical().fill_null(missing).to_numpy().astype(np.uint64)
-        np.bitwise_or.at(bits, oc, np.uint64(1) << och)
-    present = np.flatnonzero(bits)
+        och = orders["channel_code"].to_physical().fill_null(missing).to_numpy()
+        seen[oc.astype(cell_type) * cell_type(k) + och] = True
+    n_channels = seen.reshape(size, k).sum(axis=1)
+    present = np.flatnonzero(n_channels)
     # the distinct active days (touches and orders) in (customer, day) order: both lists are sorted, so a
     # stable sort of the two merges them
     width = max(1, (max(int(day_p.max()), as_of_day - low)).bit_length())
-    first_of_day = np.r_[True, (c_p[1:] != c_p[:-1]) | (day_p[1:] != day_p[:-1])]
-    keys = (c_p[first_of_day].astype(np.uint64) << np.uint64(width)) | day_p[first_of_day].astype(np.uint64)
+    keys = (c_p.astype(np.uint64) << np.uint64(width)) | day_p.astype(np.uint64)  # (customer, day) as one number
+    first_of_day = np.empty(len(keys), dtype=bool)
+    first_of_day[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first_of_day[1:])
+    keys = keys[first_of_day]
     if orders is not None and len(oc):
         od = order_days(orders) if days is None else days
         okeys = (od["c"].to_numpy().astype(np.uint64) << np.uint64(width)) \
@@ -1156,7 +1166,10 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
     lo, hi = first_gap[has_gap] + (n_gaps[has_gap] - 1) // 2, first_gap[has_gap] + n_gaps[has_gap] // 2
     own_gap[has_gap] = (sorted_gaps[lo] + sorted_gaps[hi]) / 2
     # the journey: the channels of a customer's touches, a step at each change (a missing channel is none)
-    move = np.r_[True, c_p[1:] != c_p[:-1]] | ((ch_p != missing) & (ch_p != np.r_[missing, ch_p[:-1]]))
+    move = new_c.copy()
+    changed = ch_p[1:] != ch_p[:-1]
+    changed &= ch_p[1:] != missing
+    move[1:] |= changed
     names = pl.Series("steps", [*channel_names, None], dtype=pl.String)
     steps = pl.DataFrame({"c": c_p[move], "steps": names.gather(ch_p[move].astype(np.int64))}) \
         .group_by("c", maintain_order=True).agg("steps")["steps"]
@@ -1187,7 +1200,7 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
     converted[has_touch] = np.logical_or.reduceat(buy_p, starts)[where[has_touch]]
     return pl.DataFrame({
         "customer_id": customer_id,
-        "n_channels": np.bitwise_count(bits[present]).astype(np.int64),
+        "n_channels": n_channels[present].astype(np.int64),
         "days_silent": (as_of_day - low - last_day).astype(np.int64),
         "active_days": active.astype(np.int64),
         "own_gap": pl.Series(own_gap).fill_nan(None),
