@@ -404,6 +404,7 @@ class SessionIndex:
         self._known: pl.DataFrame | None = None  # each customer code's id (_ids)
         self.stages_known = True
         self._one_channel: bool | None = None
+        self._rank: np.ndarray | None = None  # id_rank
 
     def _session_order(self, t: pl.DataFrame, row_at: np.ndarray, code: np.ndarray, seq: np.ndarray,
                        channel: np.ndarray, n_channels: int, counts: np.ndarray,
@@ -485,6 +486,16 @@ class SessionIndex:
         chosen[_lookup_codes(customers, self._ids()).drop_nulls().to_numpy()] = True
         return chosen
 
+    def id_rank(self) -> np.ndarray:
+        """Each customer code's place in customer_id order (polars' order of the text; built on first use): the
+        per-customer facts come out in the per-customer table's order without sorting ids again."""
+        if self._rank is None:
+            ids = self._ids()
+            rank = np.full(len(self.offset), len(self.offset), dtype=np.int64)
+            rank[ids["code"].to_numpy()[ids["customer_id"].arg_sort().to_numpy()]] = np.arange(ids.height)
+            self._rank = rank
+        return self._rank
+
     def _ids(self) -> pl.DataFrame:
         """code, customer_id: each customer code of the cut with its id (built on first use)."""
         if self._known is None:
@@ -512,7 +523,7 @@ class SessionIndex:
         flags = self._flags()[kept]
         return TouchPlaces(self.customer_at[kept], self.day_at[kept],
                            (flags >> np.uint32(4)).astype(np.uint16 if len(self.channels) < 2**16 else np.int64),
-                           (flags & np.uint32(1)).astype(bool), self.row_at[kept], self.touches)
+                           (flags & np.uint32(1)).astype(bool), self.row_at[kept], self.touches, self.id_rank())
 
     def stage_cells(self, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """A view's (`view`'s or `mask`'s places) best funnel stage (-1: none) and whether they bought, per
@@ -1062,6 +1073,7 @@ class TouchPlaces:
     buy: np.ndarray
     rows: np.ndarray
     source: pl.DataFrame
+    rank: np.ndarray | None = None  # each touch customer's place in customer_id order, by code, when known
 
     @classmethod
     def of(cls, t: pl.DataFrame) -> TouchPlaces:
@@ -1180,6 +1192,11 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
         orows = _first_rows(orders["customer_code"]).to_numpy()
         only = ids[oc[orows]] == -1
         ids[oc[orows][only]] = orows[only]
+    # in customer_id order (the per-customer table's) when the places know each touch customer's place in it
+    id_sorted = p.rank is not None and int(present[-1]) < len(p.rank)
+    if id_sorted:
+        perm = np.argsort(p.rank[present], kind="stable")
+        present, last_day, active, own_gap = present[perm], last_day[perm], active[perm], own_gap[perm]
     pick = ids[present]
     from_t = pick < -1
     customer_id = p.source["customer_id"].gather(pl.Series(np.where(from_t, -2 - pick, 0))) if from_t.all() else \
@@ -1199,7 +1216,7 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
     converted = np.zeros(len(present), dtype=bool)
     converted[has_touch] = np.logical_or.reduceat(buy_p, starts)[where[has_touch]]
     return pl.DataFrame({
-        "customer_id": customer_id,
+        "customer_id": customer_id.set_sorted() if id_sorted else customer_id,
         "n_channels": n_channels[present].astype(np.int64),
         "days_silent": (as_of_day - low - last_day).astype(np.int64),
         "active_days": active.astype(np.int64),
@@ -1258,7 +1275,7 @@ def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: 
         else:
             facts = _touch_facts(t_all, orders_all, as_of_day)
         if order_side is not None:
-            facts = facts.join(order_side.result(), on="customer_id", how="left")
+            facts = facts.join(order_side.result(), on="customer_id", how="left", maintain_order="left")
     activity = pl.DataFrame(schema={"customer_id": pl.String, "p": pl.Int64, "revenue": pl.Float64})
     if coded_orders:
         return CustomerRollups(facts=facts, activity=period_activity(orders_all, period) if period else None)

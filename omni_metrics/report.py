@@ -611,6 +611,10 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
             if index is not None else None
         window = memo.get(("window", *view, settings.start, gap),
                           lambda: _Window.of(e, gap, index, o_days, kept, whole, settings.channels or (), chosen))
+        # and the cohort grid, from each buyer's orders per day alone
+        grid = cohort_tables(o_days, None, None, period, as_of_period) \
+            if beside is not None and o_days is not None and not o_days.is_empty() else None
+        nps_periods = nps.nps_by_period(surveys, period)
         say("per-customer facts")
         customer_facts = beside.result() if beside is not None else memo.get(
             facts_key, lambda: _customer_facts(memo, e, prep, settings, view, o_days, index, kept_all))
@@ -629,9 +633,8 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         lambda: _figures(window, life.facts, orders, surveys, spend, start, as_of, say))
 
     say("cohorts")
-    cohort_frame, retention = cohort_tables(o_days, e, facts, period, as_of_period) \
+    cohort_frame, retention = grid if grid is not None else cohort_tables(o_days, e, facts, period, as_of_period) \
         if orders_all is not None else cohorts.cohort_grid(None, facts, period, as_of_period)
-    nps_periods = nps.nps_by_period(surveys, period)
     moments, top_journeys, sankey, mix = life.moments, life.journeys, life.sankey, life.mix
     attribution, attribution_error = None, "not computed yet"
     say("trend")

@@ -355,6 +355,9 @@ def test_coded_facts_equal_the_general_path_on_views_and_odd_customers(sample_ta
             for places in (None, index.places(index.view(t))):
                 coded = engine._pl_coded_facts(t, orders, as_of_day, places)
                 assert coded is not None
+                if places is not None:  # in customer_id order, and flagged so (a later sort costs nothing)
+                    ids = coded["customer_id"].to_list()
+                    assert ids == sorted(ids) and coded["customer_id"].flags["SORTED_ASC"]
                 assert_frame_equal(coded.sort("customer_id"), general.sort("customer_id"))
             if tables is hand and not settings.channels:
                 a, b, c = general.sort("customer_id").rows(named=True)
