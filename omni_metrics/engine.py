@@ -509,8 +509,8 @@ class SessionIndex:
             t = self.touches
             channel, _ = channel_codes(t)
             stage = t["stage_rank"] if "stage_rank" in t.columns else pl.Series([None] * t.height, dtype=pl.Int8)
-            self.stages_known = not stage.null_count() and (stage.is_empty() or 0 <= int(stage.min())
-                                                            and int(stage.max()) < 8)
+            self.stages_known = not stage.null_count() and (stage.is_empty() or (int(stage.min()) >= 0
+                                                                                 and int(stage.max()) < 8))
             stage = stage.to_numpy().astype(np.uint32) if self.stages_known else np.uint32(0)
             flags = (channel.fill_null(len(self.channels) - 1).to_numpy().astype(np.uint32) << np.uint32(4)) \
                 | (stage << np.uint32(1)) | (t["event_type"] == "purchase").fill_null(False).to_numpy()
@@ -757,8 +757,11 @@ def order_days(orders: pl.DataFrame) -> pl.DataFrame:
     # (customer, day) as one sortable integer: a sort and a pass over the runs instead of a grouping
     low, width = int(day.min()), max(1, (int(day.max()) - int(day.min())).bit_length())
     key = (code.cast(pl.UInt64) * (1 << width) + (day - low).cast(pl.UInt64)).alias("k")
-    by_key = pl.DataFrame({"k": key, "revenue": orders["revenue"].fill_null(0.0)}).sort("k")
+    by_key = pl.DataFrame({"k": key, "revenue": orders["revenue"].fill_null(0.0)})
     k = by_key["k"].to_numpy()
+    if not np.all(k[1:] >= k[:-1]):  # the cut's orders are in (customer, time) order already
+        by_key = by_key.sort("k")
+        k = by_key["k"].to_numpy()
     starts = _runs(k)
     first = k[starts]
     return pl.DataFrame({"c": (first >> np.uint64(width)).astype(np.uint32),
@@ -1307,17 +1310,66 @@ def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: 
 
 def _pl_order_facts(orders: pl.DataFrame, as_of_day: int, days: pl.DataFrame | None = None) -> pl.DataFrame:
     """The order side of customer_facts for polars orders that the cut coded (`customer_code`), the same
-    columns and values: on the integer codes in (customer, time) order instead of grouping by id text."""
+    columns and values: on the integer codes in (customer, time) order (the cut keeps its orders so; others are
+    sorted) as runs of rows instead of grouping by id text."""
     o = orders.select(pl.col("customer_code").alias("c"), "customer_id", "timestamp", "order_id", "channel",
-                      "revenue", pl.col("timestamp").dt.date().cast(pl.Int64).alias("day")) \
-        .sort("c", "timestamp", "order_id")  # a customer's first row: the first order (ties: smaller order_id)
+                      "revenue")
+    if not _in_order(o):
+        o = o.sort("c", "timestamp", "order_id")  # a customer's first row: the first order (ties: smaller order_id)
+    if o.is_empty() or o["timestamp"].null_count():
+        return _pl_order_facts_grouped(o, as_of_day, days)
+    starts = _runs(o["c"].to_numpy())
+    ends = np.append(starts[1:], o.height) - 1
+    # METRICS.md §4 in days: purchase days, frequency, recency, T, monetary value (after the first day)
+    by_day = order_days(orders) if days is None else days  # in (c, day) order: the same customers' runs
+    d_starts = _runs(by_day["c"].to_numpy())
+    if len(d_starts) != len(starts) or not np.array_equal(by_day["c"].to_numpy()[d_starts], o["c"].to_numpy()[starts]):
+        return _pl_order_facts_grouped(o, as_of_day, by_day)  # days of other orders: joined by customer instead
+    d_ends = np.append(d_starts[1:], by_day.height) - 1
+    day, day_revenue = by_day["day"].to_numpy(), by_day["revenue"].to_numpy()
+    n = np.diff(np.append(d_starts, by_day.height))
+    total, first_revenue = np.add.reduceat(day_revenue, d_starts), day_revenue[d_starts]
+    firsts = o[starts]
+    return pl.DataFrame({
+        "customer_id": firsts["customer_id"], "first_order": firsts["timestamp"],
+        "acquisition_channel": firsts["channel"],
+        "orders": np.diff(np.append(starts, o.height)).astype(np.int64),
+        "revenue": np.add.reduceat(o["revenue"].fill_null(0.0).to_numpy(), starts),
+        "last_order": o["timestamp"].gather(ends),
+        "frequency": (n - 1).astype(np.int64),
+        "recency": (day[d_ends] - day[d_starts]).astype(np.float64),
+        "T": (as_of_day - day[d_starts]).astype(np.float64),
+        "monetary_value": np.where(n > 1, (total - first_revenue) / np.maximum(n - 1, 1), 0.0),
+    })
+
+
+def _in_order(o: pl.DataFrame) -> bool:
+    """Whether orders (`c`, `timestamp`, `order_id`) are in the order sorting them by those would give (a
+    missing order_id first), checked between neighbours: the cut's are, and so are any rows kept from them."""
+    if o.height < 2:
+        return True
+    if o["c"].null_count() or o["timestamp"].null_count():
+        return False
+    c, ts = o["c"].to_numpy(), o["timestamp"].to_physical().to_numpy()
+    same_c, same_t = c[1:] == c[:-1], ts[1:] == ts[:-1]
+    if not np.all((c[1:] > c[:-1]) | (same_c & ((ts[1:] > ts[:-1]) | same_t))):
+        return False
+    tied = np.flatnonzero(same_c & same_t)
+    if not len(tied):
+        return True
+    before, after = o["order_id"].gather(tied), o["order_id"].gather(tied + 1)
+    return bool((before.is_null() | (after >= before).fill_null(False)).all())
+
+
+def _pl_order_facts_grouped(o: pl.DataFrame, as_of_day: int, days: pl.DataFrame | None) -> pl.DataFrame:
+    """_pl_order_facts by grouping (`o` sorted), for what its runs do not cover (no order, a missing time)."""
+    o = o.with_columns(pl.col("timestamp").dt.date().cast(pl.Int64).alias("day"))
     c = pl.col("c")
     firsts = o.filter((c != c.shift(1)).fill_null(True)).select(
         "c", "customer_id", pl.col("timestamp").alias("first_order"), pl.col("channel").alias("acquisition_channel"))
     totals = o.group_by("c").agg(pl.len().cast(pl.Int64).alias("orders"), pl.col("revenue").sum(),
                                  pl.col("timestamp").max().alias("last_order"))
-    # METRICS.md §4 in days: purchase days, frequency, recency, T, monetary value (after the first day)
-    by_day = (order_days(orders) if days is None else days).select("c", "day", "revenue")  # in (c, day) order
+    by_day = (order_days(o.rename({"c": "customer_code"})) if days is None else days).select("c", "day", "revenue")
     summary = by_day.group_by("c").agg(
         pl.len().cast(pl.Int64).alias("_n"), pl.col("day").last().alias("_last"), pl.col("day").first().alias("_first"),
         pl.col("revenue").sum().alias("_total"), pl.col("revenue").first().alias("_first_rev")).select(

@@ -342,7 +342,9 @@ def _cut(tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
         coded = _channel_coded(frames, pl.concat([f["channel"].unique() for f in frames]))
     t = coded[0]
     if completed is not None:
-        completed = coded[1].with_columns(engine.order_customer_codes(t, coded[1]))
+        # in (customer, time, order_id) order, kept by every view: their per-customer facts need no sort
+        completed = coded[1].with_columns(engine.order_customer_codes(t, coded[1])).sort(
+            "customer_code", "timestamp", "order_id")
     return Prepared(as_of, completed, surveys, spend, tables.get("customers"), t, after, touch_rows=touch_rows)
 
 

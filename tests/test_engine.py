@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -324,8 +324,6 @@ def test_coded_facts_equal_the_general_path_on_views_and_odd_customers(sample_ta
     """_pl_coded_facts (arrays by customer code, from the session index's places or one sort) gives the
     general path's facts on the sample's views, and on hand-made rows with what the sample lacks: a touch
     without a channel, a customer seen only in orders, an even number of gaps between active days."""
-    from datetime import date
-
     hand = {
         "interactions": pl.DataFrame({
             "customer_id": ["a", "a", "a", "a", "b", "b"],
@@ -377,3 +375,24 @@ def test_lookup_codes_by_hash_equal_the_text_join():
     ids = pl.Series("customer_id", ["c", None, "zz", "a", "a", "b", ""])
     text = ids.to_frame().join(known, on="customer_id", how="left", maintain_order="left")["code"]
     assert engine._lookup_codes(ids, known).to_list() == text.to_list() == [7, None, None, 4, 4, 0, None]
+
+
+def test_order_facts_by_runs_equal_the_grouped_ones(sample_tables):
+    """_pl_order_facts reads each customer's orders as a run of rows (the cut keeps its orders in customer,
+    time, order_id order; shuffled ones are sorted first): the same facts as grouping them, whatever the rows'
+    order, with ties in time broken by order_id (a missing one first)."""
+    prep = prepare(sample_tables, Settings())
+    orders = prep.orders
+    as_of_day = (prep.as_of.date() - date(1970, 1, 1)).days
+    # a tie in time for one customer: the first order is the one with the smaller (or missing) order_id
+    first = orders.row(0, named=True)
+    tied = pl.DataFrame([first | {"order_id": None, "channel": "social", "row_nr": 10**6}], schema=orders.schema)
+    for frame in (orders, pl.concat([orders, tied]), orders.sample(fraction=1.0, shuffle=True, seed=3)):
+        grouped = engine._pl_order_facts_grouped(
+            frame.select(pl.col("customer_code").alias("c"), "customer_id", "timestamp", "order_id", "channel",
+                         "revenue").sort("c", "timestamp", "order_id"), as_of_day, None)
+        runs = engine._pl_order_facts(frame, as_of_day)
+        assert_frame_equal(runs.sort("customer_id"), grouped.sort("customer_id"), check_dtypes=True)
+        assert engine._in_order(frame.select(pl.col("customer_code").alias("c"), "timestamp", "order_id")) \
+            == (frame is orders)
+    assert runs.height > 100
