@@ -404,7 +404,7 @@ class SessionIndex:
         self._known: pl.DataFrame | None = None  # each customer code's id (_ids)
         self.stages_known = True
         self._one_channel: bool | None = None
-        self._rank: np.ndarray | None = None  # id_rank
+        self._by_id: np.ndarray | None = None  # by_id
 
     def _session_order(self, t: pl.DataFrame, row_at: np.ndarray, code: np.ndarray, seq: np.ndarray,
                        channel: np.ndarray, n_channels: int, counts: np.ndarray,
@@ -486,15 +486,13 @@ class SessionIndex:
         chosen[_lookup_codes(customers, self._ids()).drop_nulls().to_numpy()] = True
         return chosen
 
-    def id_rank(self) -> np.ndarray:
-        """Each customer code's place in customer_id order (polars' order of the text; built on first use): the
+    def by_id(self) -> np.ndarray:
+        """The customer codes in customer_id order (polars' order of the text; built on first use): the
         per-customer facts come out in the per-customer table's order without sorting ids again."""
-        if self._rank is None:
+        if self._by_id is None:
             ids = self._ids()
-            rank = np.full(len(self.offset), len(self.offset), dtype=np.int64)
-            rank[ids["code"].to_numpy()[ids["customer_id"].arg_sort().to_numpy()]] = np.arange(ids.height)
-            self._rank = rank
-        return self._rank
+            self._by_id = ids["code"].to_numpy()[ids["customer_id"].arg_sort().to_numpy()]
+        return self._by_id
 
     def _ids(self) -> pl.DataFrame:
         """code, customer_id: each customer code of the cut with its id (built on first use)."""
@@ -523,7 +521,7 @@ class SessionIndex:
         flags = self._flags()[kept]
         return TouchPlaces(self.customer_at[kept], self.day_at[kept],
                            (flags >> np.uint32(4)).astype(np.uint16 if len(self.channels) < 2**16 else np.int64),
-                           (flags & np.uint32(1)).astype(bool), self.row_at[kept], self.touches, self.id_rank())
+                           (flags & np.uint32(1)).astype(bool), self.row_at[kept], self.touches, self.by_id())
 
     def stage_cells(self, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """A view's (`view`'s or `mask`'s places) best funnel stage (-1: none) and whether they bought, per
@@ -1076,7 +1074,7 @@ class TouchPlaces:
     buy: np.ndarray
     rows: np.ndarray
     source: pl.DataFrame
-    rank: np.ndarray | None = None  # each touch customer's place in customer_id order, by code, when known
+    by_id: np.ndarray | None = None  # the codes of all touch customers (0, 1, …) in customer_id order, when known
 
     @classmethod
     def of(cls, t: pl.DataFrame) -> TouchPlaces:
@@ -1196,9 +1194,12 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
         only = ids[oc[orows]] == -1
         ids[oc[orows][only]] = orows[only]
     # in customer_id order (the per-customer table's) when the places know each touch customer's place in it
-    id_sorted = p.rank is not None and int(present[-1]) < len(p.rank)
+    id_sorted = p.by_id is not None and int(present[-1]) < len(p.by_id)
     if id_sorted:
-        perm = np.argsort(p.rank[present], kind="stable")
+        place = np.full(max(size, len(p.by_id)), -1, dtype=np.int64)
+        place[present] = np.arange(len(present))
+        perm = place[p.by_id]
+        perm = perm[perm >= 0]
         present, last_day, active, own_gap = present[perm], last_day[perm], active[perm], own_gap[perm]
     pick = ids[present]
     from_t = pick < -1

@@ -620,27 +620,29 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         say("per-customer facts")
         customer_facts = beside.result() if beside is not None else memo.get(
             facts_key, lambda: _customer_facts(memo, e, prep, settings, view, o_days, index, kept_all))
-    life = memo.get(("lifetime", *view, settings.silence_factor, settings.silence_floor_days),
-                    lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say))
-    facts = life.facts.with_columns(
-        period_label(period_index(pl.col("first_order"), period), period).alias("cohort"))
+        # the trend (of the facts it reads only the first orders) beside the lifetime figures
+        later = pool.submit(_trend, e, window, surveys, customer_facts, period, start) if beside is not None else None
+        life = memo.get(("lifetime", *view, settings.silence_factor, settings.silence_floor_days),
+                        lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say))
+        facts = life.facts.with_columns(
+            period_label(period_index(pl.col("first_order"), period), period).alias("cohort"))
 
+        say("channels")
+        # the channel table and the overall figures do not depend on the period: kept for a change of it
+        channels_frame, overall = memo.get(
+            ("figures", *view, settings.start, gap, settings.silence_factor, settings.silence_floor_days),
+            lambda: _figures(window, life.facts, orders, surveys, spend, start, as_of, say))
+
+        say("cohorts")
+        cohort_frame, retention = grid if grid is not None else \
+            cohort_tables(o_days, e, facts, period, as_of_period) if orders_all is not None else \
+            cohorts.cohort_grid(None, facts, period, as_of_period)
+        say("trend")
+        trend = later.result() if later is not None else _trend(e, window, surveys, facts, period, start)
     clv_dict: dict[str, Any] = {"error": "not computed yet"}
     churn_dict: dict[str, Any] = {"error": "not computed yet"}
-
-    say("channels")
-    # the channel table and the overall figures do not depend on the period: kept for a change of it
-    channels_frame, overall = memo.get(
-        ("figures", *view, settings.start, gap, settings.silence_factor, settings.silence_floor_days),
-        lambda: _figures(window, life.facts, orders, surveys, spend, start, as_of, say))
-
-    say("cohorts")
-    cohort_frame, retention = grid if grid is not None else cohort_tables(o_days, e, facts, period, as_of_period) \
-        if orders_all is not None else cohorts.cohort_grid(None, facts, period, as_of_period)
     moments, top_journeys, sankey, mix = life.moments, life.journeys, life.sankey, life.mix
     attribution, attribution_error = None, "not computed yet"
-    say("trend")
-    trend = _trend(e, window, surveys, facts, period, start)
 
     customers_out = _customers_out(facts)
     segments = rfm.rfm_segments(customers_out)
