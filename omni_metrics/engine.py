@@ -1184,7 +1184,8 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
     changed &= ch_p[1:] != missing
     move[1:] |= changed
     names = pl.Series("steps", [*channel_names, None], dtype=pl.String)
-    steps = pl.DataFrame({"c": c_p[move], "steps": names.gather(ch_p[move].astype(np.int64))}) \
+    # (c in ascending order, flagged so: polars then groups runs of rows instead of hashing, several times faster)
+    steps = pl.DataFrame({"c": pl.Series(c_p[move]).set_sorted(), "steps": names.gather(ch_p[move].astype(np.int64))}) \
         .group_by("c", maintain_order=True).agg("steps")["steps"]
     # a customer's id: from their first touch, or their first order when they only bought
     ids = np.full(size, -1, dtype=np.int64)
