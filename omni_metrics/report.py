@@ -605,9 +605,10 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         whole = memo.peek(("window", as_of, None, (), settings.engine, settings.start, gap)) \
             if settings.channels or settings.segments else None
     facts_key = ("facts", *view)
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         # on polars the per-customer facts (arrays of the session index) are worked out beside the window's
-        # figures: numpy and polars let go of the GIL, and the machine has a core for each
+        # figures, then the trend and the RFM scores beside the rest of the lifetime figures: numpy and polars
+        # let go of the GIL
         beside = pool.submit(memo.get, facts_key, lambda: _customer_facts(memo, e, prep, settings, view, o_days,
                                                                           index, kept_all)) \
             if index is not None else None
@@ -623,7 +624,8 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         # the trend (of the facts it reads only the first orders) beside the lifetime figures
         later = pool.submit(_trend, e, window, surveys, customer_facts, period, start) if beside is not None else None
         life = memo.get(("lifetime", *view, settings.silence_factor, settings.silence_floor_days),
-                        lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say))
+                        lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say,
+                                             pool if beside is not None else None))
         facts = life.facts.with_columns(
             period_label(period_index(pl.col("first_order"), period), period).alias("cohort"))
 
@@ -940,14 +942,19 @@ class _Lifetime:
 
     @classmethod
     def of(cls, facts: pl.DataFrame, orders: Any, surveys: pl.DataFrame | None, settings: Settings,
-           as_of: datetime, say: Callable[[str], None]) -> _Lifetime:
-        has_orders = orders is not None
-        facts = silence.add_silence(_with_order_facts(facts, has_orders), settings.silence_factor,
-                                    settings.silence_floor_days).with_columns(
+           as_of: datetime, say: Callable[[str], None], pool: ThreadPoolExecutor | None = None) -> _Lifetime:
+        """`pool`: a worker for the RFM scores (they read only the buyers' orders, revenue and last order)."""
+        facts = _with_order_facts(facts, orders is not None)
+
+        def scores() -> pl.DataFrame:
+            return rfm.rfm_scores(facts.filter(pl.col("orders") > 0), as_of.date())
+
+        beside = pool.submit(scores) if pool is not None else None
+        facts = silence.add_silence(facts, settings.silence_factor, settings.silence_floor_days).with_columns(
             pl.col("steps").list.join(" > ").alias("journey")).drop("active_days", "own_gap")
         facts = facts.sort("customer_id")  # the order of the per-customer table (and RFM's ties): sorted once here
         say("RFM segments")
-        facts = facts.join(rfm.rfm_scores(facts.filter(pl.col("orders") > 0), as_of.date()), on="customer_id",
+        facts = facts.join(beside.result() if beside is not None else scores(), on="customer_id",
                            how="left", maintain_order="left").with_columns(pl.col("customer_id").set_sorted())
         say("silent moments")
         moments = silence.silent_moments(facts)
