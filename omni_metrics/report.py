@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time
 from threading import Lock
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
@@ -148,24 +148,105 @@ class ModelInputs:
     orders: Any
     surveys: pl.DataFrame | None
     as_of: datetime
-    facts: pl.DataFrame
+    sections: Later  # the per-customer facts with RFM scores and cohorts are made with the report's sections
 
     @property
     def touches(self) -> Any:
         return self.prepared.touches
 
+    @property
+    def facts(self) -> pl.DataFrame:
+        return self.sections.get().facts
+
 
 @dataclass
 class Report:
     data: dict[str, Any]
-    customers: pl.DataFrame
     frames: dict[str, pl.DataFrame]
     settings: Settings
     # Set on a report built with models=False (see add_models); not part of the report itself.
     inputs: ModelInputs | None = field(default=None, repr=False, compare=False)
+    table: pl.DataFrame | Later | None = field(default=None, repr=False, compare=False)  # see `customers`
+
+    @property
+    def customers(self) -> pl.DataFrame:
+        """The per-customer table (made with the report's sections on first read)."""
+        return self.table if isinstance(self.table, pl.DataFrame) else self.table.get().customers
 
     def to_json(self) -> str:
         return json.dumps(self.data, indent=2, ensure_ascii=False, default=str)
+
+
+class Later:
+    """A value made on first read, once, by `make` (thread-safe): the parts of a report that only some pages
+    read — its sections — so that a filter change on a million customers redraws the Overview without them."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make: Callable[[], Any] | None = make
+        self._value: Any = None
+        self._lock = Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._make is not None:
+                self._value, self._make = self._make(), None
+        return self._value
+
+
+class LazyDict(dict):
+    """A report's `data` or `frames`: a dict whose `later` keys (listed with None until then, in their place)
+    get their values from `fill()` on the first read of any of them, or of the whole dict. Every way of
+    reading a value goes through here; reading a key that is there already makes nothing."""
+
+    def __init__(self, values: dict[str, Any], later: tuple[str, ...], fill: Callable[[], Mapping[str, Any]]) -> None:
+        super().__init__(values)
+        self._later, self._fill, self._lock = set(later), fill, Lock()
+
+    def _filled(self) -> LazyDict:
+        with self._lock:
+            if self._later:
+                values = self._fill()
+                for key in self._later:
+                    dict.__setitem__(self, key, values[key])
+                self._later = set()
+        return self
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._later:
+            self._filled()
+        return dict.__getitem__(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __iter__(self):
+        return dict.__iter__(self._filled())
+
+    def keys(self):
+        return dict.keys(self._filled())
+
+    def values(self):
+        return dict.values(self._filled())
+
+    def items(self):
+        return dict.items(self._filled())
+
+    def copy(self) -> dict[str, Any]:
+        return dict(self._filled().items())
+
+    def __or__(self, other: Mapping[str, Any]) -> dict[str, Any]:
+        return self.copy() | dict(other)
+
+    def __eq__(self, other: object) -> bool:
+        return dict.__eq__(self._filled(), other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return dict.__repr__(self._filled())
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -546,7 +627,7 @@ def add_models(report: Report, progress: Callable[[str], None] | None = None) ->
         "attribution": attribution if attribution is not None else report.frames["attribution"],
         **_clv_by(customers_out),
     }
-    return Report(data=data, customers=customers_out, frames=frames, settings=settings)
+    return Report(data=data, frames=frames, settings=settings, table=customers_out)
 
 
 def _customers_out(facts: pl.DataFrame) -> pl.DataFrame:
@@ -560,8 +641,11 @@ def _customers_out(facts: pl.DataFrame) -> pl.DataFrame:
     return customers_out.select(*CUSTOMER_COLUMNS, *extra).sort("customer_id")
 
 
+CLV_BY = ("clv_by_cohort", "clv_by_acquisition_channel", "clv_by_n_channels")
+
+
 def _clv_by(customers: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    return {f"clv_by_{by}": clv_history.clv_by(customers, by) for by in ("cohort", "acquisition_channel", "n_channels")}
+    return {name: clv_history.clv_by(customers, name.removeprefix("clv_by_")) for name in CLV_BY}
 
 
 def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progress: Callable[[str], None] | None,
@@ -614,74 +698,100 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
             if index is not None else None
         window = memo.get(("window", *view, settings.start, gap),
                           lambda: _Window.of(e, gap, index, o_days, kept, whole, settings.channels or (), chosen))
-        # and the cohort grid, from each buyer's orders per day alone
-        grid = cohort_tables(o_days, None, None, period, as_of_period) \
-            if beside is not None and o_days is not None and not o_days.is_empty() else None
-        nps_periods = nps.nps_by_period(surveys, period)
         say("per-customer facts")
         customer_facts = beside.result() if beside is not None else memo.get(
             facts_key, lambda: _customer_facts(memo, e, prep, settings, view, o_days, index, kept_all))
         # the trend (of the facts it reads only the first orders) beside the lifetime figures
         later = pool.submit(_trend, e, window, surveys, customer_facts, period, start) if beside is not None else None
         life = memo.get(("lifetime", *view, settings.silence_factor, settings.silence_floor_days),
-                        lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say,
-                                             pool if beside is not None else None))
-        facts = life.facts.with_columns(
-            period_label(period_index(pl.col("first_order"), period), period).alias("cohort"))
-
+                        lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say))
         say("channels")
         # the channel table and the overall figures do not depend on the period: kept for a change of it
         channels_frame, overall = memo.get(
             ("figures", *view, settings.start, gap, settings.silence_factor, settings.silence_floor_days),
             lambda: _figures(window, life.facts, orders, surveys, spend, start, as_of, say))
-
-        say("cohorts")
-        cohort_frame, retention = grid if grid is not None else \
-            cohort_tables(o_days, e, facts, period, as_of_period) if orders_all is not None else \
-            cohorts.cohort_grid(None, facts, period, as_of_period)
         say("trend")
-        trend = later.result() if later is not None else _trend(e, window, surveys, facts, period, start)
-    clv_dict: dict[str, Any] = {"error": "not computed yet"}
-    churn_dict: dict[str, Any] = {"error": "not computed yet"}
-    moments, top_journeys, sankey, mix = life.moments, life.journeys, life.sankey, life.mix
+        trend = later.result() if later is not None else _trend(e, window, surveys, life.facts, period, start)
+
+    def make_sections() -> _Sections:
+        return _Sections.of(life, o_days, e, orders_all, surveys, period, as_of_period)
+
+    sections = Later(make_sections)
     attribution, attribution_error = None, "not computed yet"
-
-    customers_out = _customers_out(facts)
-    segments = rfm.rfm_segments(customers_out)
-    funnel_frame = window.funnel
-
-    data = {
+    data = LazyDict({
         "as_of": as_of.isoformat(sep=" "),
         "settings": settings.to_query(),
         "rows": _rows(tables, rows, prep.after_as_of),
         "overall": _json_safe(overall),
         "channels": _records(channels_frame.select(CHANNEL_COLUMNS + ["small_sample"])),
-        "funnel": _records(funnel_frame),
-        "cohorts": _records(cohort_frame),
-        "retention_rate": _records(retention),
-        "clv": clv_dict,
-        "nps_by_period": _records(nps_periods.select("period", "channel", "nps", "nps_moe", "responses",
-                                                     "small_sample")),
-        "silent_moments": _records(moments),
-        "churn": churn_dict,
+        "funnel": _records(window.funnel),
+        "cohorts": None,
+        "retention_rate": None,
+        "clv": {"error": "not computed yet"},
+        "nps_by_period": None,
+        "silent_moments": None,
+        "churn": {"error": "not computed yet"},
         "attribution": _records(attribution) if attribution is not None else {"error": attribution_error},
-        "journeys": _records(top_journeys),
-        "channel_mix": _records(mix),
-        "rfm": _records(segments),
+        "journeys": None,
+        "channel_mix": None,
+        "rfm": None,
         "missing": missing,
         "notes": notes,
-    }
-    frames = {
-        "channels": channels_frame, "funnel": funnel_frame, "cohorts": cohort_frame, "retention_rate": retention,
-        "nps_by_period": nps_periods, "silent_moments": moments,
+    }, _Sections.DATA, lambda: sections.get().data)
+    frames = LazyDict({
+        "channels": channels_frame, "funnel": window.funnel, "cohorts": None, "retention_rate": None,
+        "nps_by_period": None, "silent_moments": None,
         "attribution": attribution if attribution is not None else pl.DataFrame(
             schema={"channel": pl.String, "model": pl.String, "conversions": pl.Float64, "value": pl.Float64}),
-        "journeys": top_journeys, "channel_mix": mix, "rfm": segments, "trend": trend, "sankey": sankey,
-        "detractor_comments": nps.detractor_comments(surveys),
-        **_clv_by(customers_out),
-    }
-    return Report(data=data, customers=customers_out, frames=frames, settings=settings,
-                  inputs=ModelInputs(prep, orders_all, prep.surveys, as_of, facts))
+        "journeys": None, "channel_mix": None, "rfm": None, "trend": trend, "sankey": None,
+        "detractor_comments": None, **dict.fromkeys(CLV_BY),
+    }, _Sections.FRAMES, lambda: sections.get().frames)
+    return Report(data=data, frames=frames, settings=settings,
+                  inputs=ModelInputs(prep, orders_all, prep.surveys, as_of, sections), table=sections)
+
+
+@dataclass
+class _Sections:
+    """The figures of a report that only some pages read — the cohort grid, NPS per period, silent moments,
+    journeys, RFM, the per-customer table — made from the lifetime figures on first read (see LazyDict)."""
+
+    DATA: ClassVar[tuple[str, ...]] = ("cohorts", "retention_rate", "nps_by_period", "silent_moments", "journeys",
+                                       "channel_mix", "rfm")
+    FRAMES: ClassVar[tuple[str, ...]] = ("cohorts", "retention_rate", "nps_by_period", "silent_moments",
+                                         "journeys", "channel_mix", "rfm", "sankey", "detractor_comments",
+                                         *CLV_BY)
+
+    data: dict[str, Any]
+    frames: dict[str, pl.DataFrame]
+    customers: pl.DataFrame
+    facts: pl.DataFrame  # the per-customer facts with RFM scores and cohorts (what the models read)
+
+    @classmethod
+    def of(cls, life: _Lifetime, o_days: pl.DataFrame | None, e: _EngineFrames, orders_all: Any,
+           surveys: pl.DataFrame | None, period: str, as_of_period: int) -> _Sections:
+        scored, moments, top_journeys, sankey, mix = life.rest()
+        facts = scored.with_columns(period_label(period_index(pl.col("first_order"), period), period).alias("cohort"))
+        cohort_frame, retention = cohort_tables(o_days, e, facts, period, as_of_period) \
+            if orders_all is not None else cohorts.cohort_grid(None, facts, period, as_of_period)
+        nps_periods = nps.nps_by_period(surveys, period)
+        customers_out = _customers_out(facts)
+        segments = rfm.rfm_segments(customers_out)
+        data = {
+            "cohorts": _records(cohort_frame),
+            "retention_rate": _records(retention),
+            "nps_by_period": _records(nps_periods.select("period", "channel", "nps", "nps_moe", "responses",
+                                                         "small_sample")),
+            "silent_moments": _records(moments),
+            "journeys": _records(top_journeys),
+            "channel_mix": _records(mix),
+            "rfm": _records(segments),
+        }
+        frames = {
+            "cohorts": cohort_frame, "retention_rate": retention, "nps_by_period": nps_periods,
+            "silent_moments": moments, "journeys": top_journeys, "channel_mix": mix, "rfm": segments,
+            "sankey": sankey, "detractor_comments": nps.detractor_comments(surveys), **_clv_by(customers_out),
+        }
+        return cls(data, frames, customers_out, facts)
 
 
 def _figures(window: _Window, facts: pl.DataFrame, orders: Any, surveys: pl.DataFrame | None,
@@ -931,36 +1041,37 @@ def _customer_facts(memo: Memo, e: _EngineFrames, prep: Prepared, settings: Sett
 
 @dataclass
 class _Lifetime:
-    """The per-customer facts up to as_of with silence, journey and RFM scores, and what is made of them
-    alone: the figures a change of period or start date leaves alone."""
+    """The per-customer facts up to as_of with silence and journey, and what is made of them alone (RFM
+    scores, silent moments, journeys; `rest`, on first use): the figures a change of period or start date
+    leaves alone."""
 
-    facts: pl.DataFrame
-    moments: pl.DataFrame
-    journeys: pl.DataFrame
-    sankey: pl.DataFrame
-    mix: pl.DataFrame
+    facts: pl.DataFrame  # sorted by customer_id
+    surveys: pl.DataFrame | None
+    as_of: datetime
+    _rest: Later | None = None
 
     @classmethod
     def of(cls, facts: pl.DataFrame, orders: Any, surveys: pl.DataFrame | None, settings: Settings,
-           as_of: datetime, say: Callable[[str], None], pool: ThreadPoolExecutor | None = None) -> _Lifetime:
-        """`pool`: a worker for the RFM scores (they read only the buyers' orders, revenue and last order)."""
-        facts = _with_order_facts(facts, orders is not None)
-
-        def scores() -> pl.DataFrame:
-            return rfm.rfm_scores(facts.filter(pl.col("orders") > 0), as_of.date())
-
-        beside = pool.submit(scores) if pool is not None else None
-        facts = silence.add_silence(facts, settings.silence_factor, settings.silence_floor_days).with_columns(
+           as_of: datetime, say: Callable[[str], None]) -> _Lifetime:
+        say("silent moments")
+        facts = silence.add_silence(_with_order_facts(facts, orders is not None), settings.silence_factor,
+                                    settings.silence_floor_days).with_columns(
             pl.col("steps").list.join(" > ").alias("journey")).drop("active_days", "own_gap")
         facts = facts.sort("customer_id")  # the order of the per-customer table (and RFM's ties): sorted once here
-        say("RFM segments")
-        facts = facts.join(beside.result() if beside is not None else scores(), on="customer_id",
-                           how="left", maintain_order="left").with_columns(pl.col("customer_id").set_sorted())
-        say("silent moments")
-        moments = silence.silent_moments(facts)
-        say("journeys")
-        return cls(facts, moments, journeys.journeys(facts), journeys.sankey(facts),
-                   journeys.channel_mix(facts, surveys))
+        return cls(facts, surveys, as_of)
+
+    def rest(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """(the facts with RFM scores, silent moments, top journeys, Sankey links, channel mix), made once."""
+        if self._rest is None:
+            self._rest = Later(self._make_rest)
+        return self._rest.get()
+
+    def _make_rest(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        facts = self.facts
+        scored = facts.join(rfm.rfm_scores(facts.filter(pl.col("orders") > 0), self.as_of.date()), on="customer_id",
+                            how="left", maintain_order="left").with_columns(pl.col("customer_id").set_sorted())
+        return (scored, silence.silent_moments(facts), journeys.journeys(facts), journeys.sankey(facts),
+                journeys.channel_mix(facts, self.surveys))
 
 
 def _clv(orders, as_of, settings, facts):

@@ -328,6 +328,32 @@ def test_a_channel_filter_regroups_sessions_that_span_channels(sample_tables):
     assert isinstance(index, engine.SessionIndex) and not index.sessions_in_one_channel()
 
 
+def test_a_reports_sections_are_made_on_first_read_and_read_like_a_dict(sample_tables):
+    """The figures only some pages read (cohorts, NPS per period, silent moments, journeys, RFM, the
+    per-customer table) are made on the first read of any of them: the Overview's figures come without them.
+    However the report is read — a key, get, iteration, items, a copy, `|`, `**`, JSON — the values are the
+    report's, never the placeholders."""
+    from omni_metrics.report import LazyDict, _Sections
+
+    report = build_report(sample_tables.tables, Settings(), models=False)
+    assert isinstance(report.data, LazyDict) and isinstance(report.frames, LazyDict)
+    assert report.data["overall"]["customers"] > 0 and report.frames["trend"].height > 0
+    assert report.data.get("missing") == {} and "cohorts" in report.frames and len(report.frames) > 10
+    sections = report.inputs.sections
+    assert sections._make is not None  # nothing of the sections made yet
+    assert report.frames.get("cohorts").height > 0 and sections._make is None
+    for reader in (lambda d: dict(d), lambda d: {**d}, lambda d: d | {}, lambda d: d.copy(),
+                   lambda d: dict(d.items()), lambda d: {k: d[k] for k in d}):
+        got = reader(build_report(sample_tables.tables, Settings(), models=False).frames)
+        assert all(got[key] is not None for key in _Sections.FRAMES), reader
+    fresh = build_report(sample_tables.tables, Settings(), models=False)
+    parsed = json.loads(fresh.to_json())
+    assert all(parsed[key] is not None for key in _Sections.DATA)
+    assert_same(parsed, json.loads(report.to_json()))  # (spend sums in parallel: equal up to rounding)
+    fresh = build_report(sample_tables.tables, Settings(), models=False)
+    assert fresh.customers.height == report.customers.height > 0 and "rfm_segment" in fresh.customers.columns
+
+
 def test_cli_report_writes_json_and_customers(tmp_path):
     out, csv = tmp_path / "r.json", tmp_path / "c.csv"
     done = subprocess.run([sys.executable, "-m", "omni_metrics.cli", "report", str(ROOT / "sample_data"),
