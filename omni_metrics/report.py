@@ -1041,8 +1041,8 @@ def _customer_facts(memo: Memo, e: _EngineFrames, prep: Prepared, settings: Sett
 
 @dataclass
 class _Lifetime:
-    """The per-customer facts up to as_of with silence and journey, and what is made of them alone (RFM
-    scores, silent moments, journeys; `rest`, on first use): the figures a change of period or start date
+    """The per-customer facts up to as_of with silence, and what is made of them alone (the journey as text,
+    RFM scores, silent moments, journeys; `rest`, on first use): the figures a change of period or start date
     leaves alone."""
 
     facts: pl.DataFrame  # sorted by customer_id
@@ -1055,19 +1055,19 @@ class _Lifetime:
            as_of: datetime, say: Callable[[str], None]) -> _Lifetime:
         say("silent moments")
         facts = silence.add_silence(_with_order_facts(facts, orders is not None), settings.silence_factor,
-                                    settings.silence_floor_days).with_columns(
-            pl.col("steps").list.join(" > ").alias("journey")).drop("active_days", "own_gap")
+                                    settings.silence_floor_days).drop("active_days", "own_gap")
         facts = facts.sort("customer_id")  # the order of the per-customer table (and RFM's ties): sorted once here
         return cls(facts, surveys, as_of)
 
     def rest(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        """(the facts with RFM scores, silent moments, top journeys, Sankey links, channel mix), made once."""
+        """(the facts with the journey as text and RFM scores, silent moments, top journeys, Sankey links,
+        channel mix), made once."""
         if self._rest is None:
             self._rest = Later(self._make_rest)
         return self._rest.get()
 
     def _make_rest(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        facts = self.facts
+        facts = self.facts.with_columns(pl.col("steps").list.join(" > ").alias("journey"))
         scored = facts.join(rfm.rfm_scores(facts.filter(pl.col("orders") > 0), self.as_of.date()), on="customer_id",
                             how="left", maintain_order="left").with_columns(pl.col("customer_id").set_sorted())
         return (scored, silence.silent_moments(facts), journeys.journeys(facts), journeys.sankey(facts),
