@@ -15,8 +15,8 @@ def new_customers(facts: pl.DataFrame, start: datetime | None, as_of: datetime) 
     window = pl.col("first_order").is_not_null() & (pl.col("first_order") <= as_of)
     if start is not None:
         window &= pl.col("first_order") >= start
-    return facts.filter(window).group_by(pl.col("acquisition_channel").alias("channel")).agg(
-        pl.len().cast(pl.Int64).alias("new_customers"))
+    return facts.select("first_order", "acquisition_channel").filter(window).group_by(
+        pl.col("acquisition_channel").alias("channel")).agg(pl.len().cast(pl.Int64).alias("new_customers"))
 
 
 def spend_by_channel(spend: pl.DataFrame) -> pl.DataFrame:

@@ -53,4 +53,7 @@ def cohort_grid(activity: pl.DataFrame | None, first: pl.DataFrame, period: str,
 
 def repeat_purchase_rate(facts: pl.DataFrame) -> float | None:
     """Customers with ≥ 2 orders / customers with ≥ 1 order."""
-    return div(facts.filter(pl.col("orders") >= 2).height, facts.filter(pl.col("orders") >= 1).height)
+    # counts of one column, not filtered copies of the whole per-customer table
+    repeat, buyers = facts.select((pl.col("orders") >= 2).sum().alias("repeat"),
+                                  (pl.col("orders") >= 1).sum().alias("buyers")).row(0)
+    return div(repeat, buyers)
