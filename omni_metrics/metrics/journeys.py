@@ -14,7 +14,7 @@ def journeys(facts: pl.DataFrame, top: int = TOP_JOURNEYS) -> pl.DataFrame:
     """path, customers, converted_share (customers with a purchase touch), avg_revenue (over all the path's
     customers, zeros included): the `top` most common journeys, ties by path text. Customers with orders but no
     touch have no journey."""
-    return (facts.filter(pl.col("journey").is_not_null())
+    return (facts.select("journey", "converted", "revenue").filter(pl.col("journey").is_not_null())
             .group_by(pl.col("journey").alias("path"))
             .agg(pl.len().cast(pl.Int64).alias("customers"),
                  pl.col("converted").fill_null(False).mean().alias("converted_share"),

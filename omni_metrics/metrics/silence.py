@@ -14,7 +14,7 @@ def add_silence(facts: pl.DataFrame, factor: float = 2.0, floor_days: float = 30
     typical_gap is the customer's own median gap with ≥ 3 active days, else the median of those typical gaps
     (30 when nobody has 3 active days); silent = days_silent > max(factor · typical_gap, floor_days).
     """
-    own = facts.filter(pl.col("active_days") >= 3)["own_gap"]
+    own = facts.select(pl.col("own_gap").filter(pl.col("active_days") >= 3))["own_gap"]
     fallback = float(own.median()) if own.len() else 30.0
     return facts.with_columns(
         pl.when(pl.col("active_days") >= 3).then(pl.col("own_gap")).otherwise(fallback).alias("typical_gap")
