@@ -12,7 +12,8 @@ so a second run skips the generation. Prints the figures and writes them to benc
 - a switch to every descriptive page (the cached report: goal < 2 s each); then the wait for the models and
   attribution that the app starts in the background after the first render, and a switch to each model page;
 - a filter change (a new report for the new settings), then page switches and a switch back to the first
-  settings (cached again).
+  settings (cached again); a period, a segment and a start date change on the Overview; and an end date change,
+  which is a new as_of and so a new cut of the data (timed, without a goal: see docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -185,6 +186,30 @@ def main() -> None:
         say(f"period = quarter on the Overview (a new report): {took:.1f} s"
             f"{check('period change (new report)', took, SWITCH_GOAL)}{problems(at)}")
         steps.lines.clear()
+    segment = next((m for m in at.multiselect if m.label == "segment"), None)
+    if segment is not None and segment.options:
+        t0 = time.perf_counter()
+        segment.set_value([segment.options[0]]).run()
+        took = time.perf_counter() - t0
+        say(f"segment = {segment.options[0]} on the Overview (a new report): {took:.1f} s"
+            f"{check('segment change (new report)', took, SWITCH_GOAL)}{problems(at)}")
+        next(m for m in at.multiselect if m.label == "segment").set_value([]).run()
+    dates = next((d for d in at.date_input if d.label == "Date range"), None)
+    if dates is not None and isinstance(dates.value, tuple | list) and len(dates.value) == 2:
+        low, high = dates.value
+        start = low + (high - low) * 3 // 4  # the last quarter of the data's span
+        t0 = time.perf_counter()
+        dates.set_value((start, high)).run()
+        took = time.perf_counter() - t0
+        say(f"start date = {start} on the Overview (a new report): {took:.1f} s"
+            f"{check('start date change (new report)', took, SWITCH_GOAL)}{problems(at)}")
+        end = high - (high - low) // 8
+        t0 = time.perf_counter()
+        next(d for d in at.date_input if d.label == "Date range").set_value((start, end)).run()
+        took = time.perf_counter() - t0
+        # an end date is a new as_of: the cut, its touches and session index are made again (no goal checked)
+        say(f"end date = {end} on the Overview (a new as_of: a new cut of the data, like a first report): "
+            f"{took:.1f} s{problems(at)}")
     say(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GB")
     say("goals met" if not misses else "goals missed: " + "; ".join(misses))
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -111,6 +111,13 @@ def test_models_start_in_the_background_and_a_model_page_uses_them(sample, monke
     loc = Locale("en", "TRY")
     expected = build_report(tables, settings).data["clv"]["avg_predicted_clv"]
     assert tiles(at)[loc.t("metric.avg_predicted_clv")] == fmt_value(loc, expected, "money")
+    # A quick series of views: a job waits PREFETCH_DELAY_SECONDS and gives up when a newer view was asked for
+    # by then — only the newest view's models are computed.
+    assert _shared.PREFETCH_DELAY_SECONDS >= 3  # time enough for the second view's run
+    assert not problems(app(session_gap_minutes="27")) and not problems(app(session_gap_minutes="26"))
+    left, newest = ((dataset_id, Settings(session_gap_minutes=gap).key(), True) for gap in (27, 26))
+    _shared._background()[1][newest].result(timeout=120)
+    assert newest in _shared._computed() and left not in _shared._computed()
     # Below the threshold nothing starts in the background: another new view, no job for it.
     monkeypatch.setenv("OMNI_PREFETCH_TOUCHES", str(10**12))
     assert not problems(app(session_gap_minutes="28"))
