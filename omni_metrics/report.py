@@ -291,20 +291,17 @@ class Prepared:
     surveys: pl.DataFrame | None
     spend: pl.DataFrame | None
     customers: pl.DataFrame | None
-    touch_frame: Any  # the touches; None until made by `make_touches` (see `touches`)
+    touch_frame: Any  # the touches, or a Later that filters them on first use (see `touches`)
     after_as_of: dict[str, int]
     notes: list[str] = field(default_factory=list)
     touch_rows: Any = None  # the cut's own: the touches' rows in (customer_code, touch_seq) order (numpy)
-    make_touches: Callable[[], Any] | None = None
     segment: pl.Series | None = None  # the segment filter's customer ids (None: no segment filter)
 
     @property
     def touches(self) -> Any:
         """The touches. A filtered view's are made on first use: on polars its figures come from the cut's
         SessionIndex and a mask of places, and only the models read the filtered rows themselves."""
-        if self.touch_frame is None and self.make_touches is not None:
-            self.touch_frame = self.make_touches()
-        return self.touch_frame
+        return self.touch_frame.get() if isinstance(self.touch_frame, Later) else self.touch_frame
 
 
 def resolve_as_of(settings: Settings, latest: datetime | None) -> datetime | None:
@@ -449,8 +446,8 @@ def _filtered(base: Prepared, settings: Settings) -> Prepared:
     if ids is not None:  # spend has no customers: it stays as the channel filter left it
         keep.append(pl.col("customer_id").is_in(ids.implode()))
         orders, surveys = (f.filter(keep[-1]) if f is not None else None for f in (orders, surveys))
-    return Prepared(base.as_of, orders, surveys, spend, base.customers, None, base.after_as_of, notes,
-                    make_touches=lambda: base.touches.filter(keep), segment=ids)
+    return Prepared(base.as_of, orders, surveys, spend, base.customers, Later(lambda: base.touches.filter(keep)),
+                    base.after_as_of, notes, segment=ids)
 
 
 TOUCH_SCHEMA = {"customer_id": pl.String, "timestamp": pl.Datetime("us"), "channel": pl.String,
@@ -689,18 +686,17 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         whole = memo.peek(("window", as_of, None, (), settings.engine, settings.start, gap)) \
             if settings.channels or settings.segments else None
     facts_key = ("facts", *view)
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    def make_facts() -> pl.DataFrame:
+        return _customer_facts(memo, e, prep, settings, view, o_days, index, kept_all)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
         # on polars the per-customer facts (arrays of the session index) are worked out beside the window's
-        # figures, then the trend and the RFM scores beside the rest of the lifetime figures: numpy and polars
-        # let go of the GIL
-        beside = pool.submit(memo.get, facts_key, lambda: _customer_facts(memo, e, prep, settings, view, o_days,
-                                                                          index, kept_all)) \
-            if index is not None else None
+        # figures, then the trend beside the silence figures: numpy and polars let go of the GIL
+        beside = pool.submit(memo.get, facts_key, make_facts) if index is not None else None
         window = memo.get(("window", *view, settings.start, gap),
                           lambda: _Window.of(e, gap, index, o_days, kept, whole, settings.channels or (), chosen))
         say("per-customer facts")
-        customer_facts = beside.result() if beside is not None else memo.get(
-            facts_key, lambda: _customer_facts(memo, e, prep, settings, view, o_days, index, kept_all))
+        customer_facts = beside.result() if beside is not None else memo.get(facts_key, make_facts)
         # the trend (of the facts it reads only the first orders) beside the lifetime figures
         later = pool.submit(_trend, e, window, surveys, customer_facts, period, start) if beside is not None else None
         life = memo.get(("lifetime", *view, settings.silence_factor, settings.silence_floor_days),
@@ -713,11 +709,7 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         say("trend")
         trend = later.result() if later is not None else _trend(e, window, surveys, life.facts, period, start)
 
-    def make_sections() -> _Sections:
-        return _Sections.of(life, o_days, e, orders_all, surveys, period, as_of_period)
-
-    sections = Later(make_sections)
-    attribution, attribution_error = None, "not computed yet"
+    sections = Later(lambda: _Sections.of(life, o_days, e, orders_all, surveys, period, as_of_period))
     data = LazyDict({
         "as_of": as_of.isoformat(sep=" "),
         "settings": settings.to_query(),
@@ -731,7 +723,7 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         "nps_by_period": None,
         "silent_moments": None,
         "churn": {"error": "not computed yet"},
-        "attribution": _records(attribution) if attribution is not None else {"error": attribution_error},
+        "attribution": {"error": "not computed yet"},
         "journeys": None,
         "channel_mix": None,
         "rfm": None,
@@ -741,7 +733,7 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     frames = LazyDict({
         "channels": channels_frame, "funnel": window.funnel, "cohorts": None, "retention_rate": None,
         "nps_by_period": None, "silent_moments": None,
-        "attribution": attribution if attribution is not None else pl.DataFrame(
+        "attribution": pl.DataFrame(  # until add_models
             schema={"channel": pl.String, "model": pl.String, "conversions": pl.Float64, "value": pl.Float64}),
         "journeys": None, "channel_mix": None, "rfm": None, "trend": trend, "sankey": None,
         "detractor_comments": None, **dict.fromkeys(CLV_BY),
