@@ -466,11 +466,12 @@ class SessionIndex:
         return kept
 
     def mask(self, channels: Collection[str] = (), customers: np.ndarray | None = None,
-             start_day: int | None = None) -> np.ndarray:
+             start_day: int | None = None, until: datetime | None = None) -> np.ndarray:
         """The places (touch order) of the view that keeps the touches in `channels` (all when empty), of the
-        `customers` (chosen's booleans; all when None) and on or after `start_day` (days since 1970-01-01; all
-        when None): report.prepare's filters and a start date, without filtering the touches themselves."""
-        kept = np.ones(self.size, dtype=bool)
+        `customers` (chosen's booleans; all when None), on or after `start_day` (days since 1970-01-01; all
+        when None) and at or before `until` (all when None): report.prepare's filters, a start date and an
+        earlier as_of, without filtering the touches themselves."""
+        kept = np.ones(self.size, dtype=bool) if until is None else self._until(until)
         if channels:
             wanted = np.array([name is not None and name in channels for name in self.channels])
             kept &= wanted[self._flags() >> np.uint32(4)]
@@ -478,6 +479,20 @@ class SessionIndex:
             kept &= customers[self.customer_at]
         if start_day is not None:
             kept &= self.day_at >= start_day
+        return kept
+
+    def _until(self, as_of: datetime) -> np.ndarray:
+        """The places at or before `as_of`. Dropping every customer's touches after a moment keeps a prefix of
+        each (customer, key) run in session order, so the sessions of the earlier cut are runs of these places
+        too (a session cut short keeps its first touch). Whole days are compared by day; only the touches of
+        as_of's own day are compared by their timestamps."""
+        moment = (as_of - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+        day = moment // 86_400_000_000
+        kept = self.day_at < day
+        edge = np.flatnonzero(self.day_at == day)
+        if edge.size:
+            ts = self.touches["timestamp"].dt.cast_time_unit("us").cast(pl.Int64)
+            kept[edge] = ts.gather(self.row_at[edge]).to_numpy() <= moment
         return kept
 
     def chosen(self, customers: pl.Series) -> np.ndarray:

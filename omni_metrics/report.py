@@ -296,6 +296,8 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     touch_rows: Any = None  # the cut's own: the touches' rows in (customer_code, touch_seq) order (numpy)
     segment: pl.Series | None = None  # the segment filter's customer ids (None: no segment filter)
+    root: Prepared | None = None  # the cut whose touches these are rows of (None: this cut itself)
+    first_purchase: datetime | None = None  # a cut's earliest purchase among the interactions (None: none)
 
     @property
     def touches(self) -> Any:
@@ -368,14 +370,25 @@ def prepare(tables: Mapping[str, pl.DataFrame], settings: Settings, memo: Memo |
     """The as_of cut (rows after it counted per table), the filters, completed orders, and the touches.
 
     The touches of every filtered view are rows of the unfiltered touches, in the same tie order: the cut and
-    its touches are computed once per as_of (and kept in `memo`), the filters only keep rows."""
-    as_of = resolve_as_of(settings, default_as_of(tables))
+    its touches are computed once per as_of (and kept in `memo`), the filters only keep rows. With a memo (the
+    dashboard, where the end date moves as_of), a cut at an as_of before the data's latest timestamp is made of
+    the rows of the latest cut (_earlier), so that a change of the end date is a view of that cut, not a new
+    one; without a memo the tables are cut directly (the same rows, sooner for a single report)."""
+    latest = default_as_of(tables)
+    as_of = resolve_as_of(settings, latest)
     if as_of is None:
         raise ValueError("There is nothing to report on: upload interactions or orders.")
-    memo = memo or Memo()
-    base = memo.get(("cut", as_of), lambda: _cut(tables, as_of))
+    if memo is None:
+        base = _cut(tables, as_of)
+    elif latest is not None and as_of < latest:
+        root = memo.get(("cut", latest), lambda: _cut(tables, latest))
+        base = memo.get(("earlier", as_of), lambda: _earlier(root, tables, as_of))
+    else:
+        base = memo.get(("cut", as_of), lambda: _cut(tables, as_of))
     if not settings.channels and not settings.segments:
         return base
+    if memo is None:
+        return _filtered(base, settings)
     return memo.get(("view", as_of, *_filters(settings)), lambda: _filtered(base, settings))
 
 
@@ -405,7 +418,9 @@ def _cut(tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
     after["customers"] = 0
     # DATA.md: orders become purchase touches when the interactions hold no purchase at all — a property of the
     # dataset up to as_of, judged before any filter (a channel filter must not turn orders into touches).
-    add_orders = not engine.has_purchase(interactions)
+    first_purchase = interactions.filter(pl.col("event_type") == "purchase")["timestamp"].min() \
+        if interactions is not None else None
+    add_orders = first_purchase is None
     completed = orders.filter(pl.col("status").fill_null("completed") == "completed") if orders is not None else None
     t, touch_rows = _touches(interactions, completed, add_orders=add_orders)
     # Codes every view's rollups share, computed once here: the channels as one Enum over touches and orders,
@@ -423,7 +438,28 @@ def _cut(tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
         # in (customer, time, order_id) order, kept by every view: their per-customer facts need no sort
         completed = coded[1].with_columns(engine.order_customer_codes(t, coded[1])).sort(
             "customer_code", "timestamp", "order_id")
-    return Prepared(as_of, completed, surveys, spend, tables.get("customers"), t, after, touch_rows=touch_rows)
+    return Prepared(as_of, completed, surveys, spend, tables.get("customers"), t, after, touch_rows=touch_rows,
+                    first_purchase=first_purchase)
+
+
+def _earlier(cut: Prepared, tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
+    """The cut at `as_of` made of the rows of a later `cut` of the same tables: its orders, surveys and spend up
+    to as_of, and its touches up to as_of (filtered on first use) — each customer's earliest touches, with the
+    same customer codes and tie-order numbers. The tables are cut directly instead when the rule that turns
+    orders into touches (no purchase among the interactions) judges the two cuts differently."""
+    if cut.first_purchase is not None and cut.first_purchase > as_of:
+        return _cut(tables, as_of)
+    after = {"customers": 0}
+    for name, column in (("interactions", "timestamp"), ("orders", "timestamp"), ("surveys", "timestamp"),
+                         ("spend", "date")):
+        if (frame := tables.get(name)) is not None:
+            limit = as_of if column == "timestamp" else as_of.date()
+            after[name] = frame.height - int((frame[column] <= limit).sum())
+    until = pl.col("timestamp") <= as_of
+    orders, surveys = (f.filter(until) if f is not None else None for f in (cut.orders, cut.surveys))
+    spend = cut.spend.filter(pl.col("date") <= as_of.date()) if cut.spend is not None else None
+    return Prepared(as_of, orders, surveys, spend, cut.customers, Later(lambda: cut.touches.filter(until)), after,
+                    root=cut, first_purchase=cut.first_purchase)
 
 
 def _channel_coded(frames: list[pl.DataFrame], names: pl.Series) -> list[pl.DataFrame]:
@@ -447,7 +483,7 @@ def _filtered(base: Prepared, settings: Settings) -> Prepared:
         keep.append(pl.col("customer_id").is_in(ids.implode()))
         orders, surveys = (f.filter(keep[-1]) if f is not None else None for f in (orders, surveys))
     return Prepared(base.as_of, orders, surveys, spend, base.customers, Later(lambda: base.touches.filter(keep)),
-                    base.after_as_of, notes, segment=ids)
+                    base.after_as_of, notes, segment=ids, root=base.root or base)
 
 
 TOUCH_SCHEMA = {"customer_id": pl.String, "timestamp": pl.Datetime("us"), "channel": pl.String,
@@ -677,12 +713,16 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     gap = settings.session_gap_minutes
     index = kept_all = kept = chosen = whole = None
     if settings.engine == "polars" and not spark:  # the sessions of every view of this cut, from one pass
-        cut = memo.peek(("cut", as_of))
-        index = memo.get(("sessions", as_of, gap), lambda: engine.SessionIndex(cut.touches, gap, cut.touch_rows))
-        # the view as a mask of the cut's places (its lifetime's; its window's from the start on)
-        chosen, kept_all = memo.get(("mask", as_of, *_filters(settings)), lambda: _view_places(index, settings, prep))
+        cut = prep.root or prep
+        index = memo.get(("sessions", cut.as_of, gap),
+                         lambda: engine.SessionIndex(cut.touches, gap, cut.touch_rows))
+        # the view as a mask of the cut's places (its lifetime's; its window's from the start on); a cut made
+        # of a later cut's rows keeps its places up to its own as_of
+        until = as_of if as_of < cut.as_of else None
+        chosen, kept_all = memo.get(("mask", as_of, *_filters(settings)),
+                                    lambda: _view_places(index, settings, prep, until))
         kept = kept_all if start is None else \
-            index.mask(settings.channels or (), chosen, (settings.start - date(1970, 1, 1)).days)
+            index.mask(settings.channels or (), chosen, (settings.start - date(1970, 1, 1)).days, until)
         whole = memo.peek(("window", as_of, None, (), settings.engine, settings.start, gap)) \
             if settings.channels or settings.segments else None
     facts_key = ("facts", *view)
@@ -1007,12 +1047,12 @@ class _Window:
                    if e.orders is not None else None, cells)
 
 
-def _view_places(index: engine.SessionIndex, settings: Settings,
-                 prep: Prepared) -> tuple[np.ndarray | None, np.ndarray]:
+def _view_places(index: engine.SessionIndex, settings: Settings, prep: Prepared,
+                 until: datetime | None) -> tuple[np.ndarray | None, np.ndarray]:
     """A view of the cut in its session index: the segment's customers (SessionIndex.chosen; None without a
-    segment filter) and the view's places (SessionIndex.mask)."""
+    segment filter) and the view's places (SessionIndex.mask) up to `until` (None: all)."""
     chosen = index.chosen(prep.segment) if prep.segment is not None else None
-    return chosen, index.mask(settings.channels or (), chosen)
+    return chosen, index.mask(settings.channels or (), chosen, until=until)
 
 
 def _customer_facts(memo: Memo, e: _EngineFrames, prep: Prepared, settings: Settings, view: tuple,

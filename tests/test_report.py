@@ -286,6 +286,9 @@ def test_a_memo_gives_the_reports_built_without_it(sample_tables):
         {"channels": "web,store", "seg.loyalty_tier": "Gold,Silver"}, {"start": "2025-09-01"},
         {"start": "2025-09-01", "channels": "email,store", "seg.segment": "Regular"}, {"silence_factor": "3.0"},
         {"session_gap_minutes": "10"}, {"as_of": "2025-12-31"}, {"seg.segment": "Regular"}, {"period": "week"}, {},
+        # an earlier as_of (the dashboard's end date) is a view of the latest cut: by day, or mid-day
+        {"end": "2025-10-31"}, {"end": "2025-09-30", "channels": "web,store"}, {"end": "2025-06-30", "period": "week"},
+        {"end": "2025-10-31", "start": "2025-09-01", "seg.segment": "Regular"}, {"as_of": "2025-11-15T12:30:00"},
     ]
     for query in views:
         settings = Settings.from_query(query)
@@ -301,8 +304,28 @@ def test_a_memo_gives_the_reports_built_without_it(sample_tables):
         later, fresh = add_models(got), build_report(tables, settings)
         assert_same(json.loads(later.to_json()), json.loads(fresh.to_json()), abs_tol=1e-12, clv_tol=1e-6)
     kinds = {key[0] for key in memo._parts}
-    assert kinds == {"cut", "view", "mask", "sessions", "window", "facts", "lifetime", "figures", "order_days"} \
+    assert kinds == {"cut", "earlier", "view", "mask", "sessions", "window", "facts", "lifetime", "figures",
+                     "order_days"} \
         and len(memo._parts) <= 2 * len(kinds)
+
+
+def test_an_earlier_as_of_before_any_purchase_interaction_is_cut_from_the_tables(sample_tables):
+    """Orders become purchase touches when the interactions up to as_of hold no purchase (DATA.md): an end date
+    before the first purchase interaction turns them on, so that cut cannot be rows of the latest one. Through
+    the Memo the report must still be the one built alone, and one a day later (purchases on) too."""
+    tables, memo = sample_tables.tables, Memo()
+    interactions = tables["interactions"]
+    late = interactions.filter((pl.col("event_type") != "purchase") | (pl.col("timestamp") >= datetime(2025, 3, 1)))
+    tables = tables | {"interactions": late}
+    for query in ({}, {"end": "2025-02-27"}, {"end": "2025-03-01"}, {"end": "2025-02-27", "channels": "web"}):
+        settings = Settings.from_query(query)
+        got = build_report(tables, settings, models=False, memo=memo)
+        want = build_report(tables, settings, models=False)
+        assert_same(json.loads(got.to_json()), json.loads(want.to_json()))
+        assert_frame_equal(got.customers, want.customers)
+    earlier = memo.peek(("earlier", datetime(2025, 2, 27, 23, 59, 59, 999999)))
+    assert earlier.root is None and (earlier.touches["source"] == 1).any()  # cut from the tables, orders in
+    assert memo.peek(("earlier", datetime(2025, 3, 1, 23, 59, 59, 999999))).root is not None
 
 
 def test_a_channel_filter_regroups_sessions_that_span_channels(sample_tables):

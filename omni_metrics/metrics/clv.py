@@ -97,10 +97,12 @@ def _fit_log_params(neg_ll_and_grad, start: np.ndarray, what: str,
     params = np.exp(result.x)
     if not np.isfinite(result.fun) or not np.all(np.isfinite(params)):
         raise ModelFitError(f"The {what} fit did not converge: its likelihood is not finite.")
-    if not _at_optimum(result):
-        raise ModelFitError(f"The {what} fit did not converge ({result.message}).")
+    # a parameter running off is said first: the line search often gives up on the way (ABNORMAL), or not,
+    # depending on the last bits of the data's sums, and the reader should hear the reason, not the symptom
     if np.any(params > MAX_PARAMETER):
         raise ModelFitError(f"The {what} fit did not converge: a parameter runs off beyond {MAX_PARAMETER:g}.")
+    if not _at_optimum(result):
+        raise ModelFitError(f"The {what} fit did not converge ({result.message}).")
     return params, -float(result.fun)
 
 
