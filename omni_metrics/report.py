@@ -378,17 +378,17 @@ def prepare(tables: Mapping[str, pl.DataFrame], settings: Settings, memo: Memo |
     as_of = resolve_as_of(settings, latest)
     if as_of is None:
         raise ValueError("There is nothing to report on: upload interactions or orders.")
+    filtered = bool(settings.channels or settings.segments)
     if memo is None:
         base = _cut(tables, as_of)
-    elif latest is not None and as_of < latest:
+        return _filtered(base, settings) if filtered else base
+    if latest is not None and as_of < latest:
         root = memo.get(("cut", latest), lambda: _cut(tables, latest))
         base = memo.get(("earlier", as_of), lambda: _earlier(root, tables, as_of))
     else:
         base = memo.get(("cut", as_of), lambda: _cut(tables, as_of))
-    if not settings.channels and not settings.segments:
+    if not filtered:
         return base
-    if memo is None:
-        return _filtered(base, settings)
     return memo.get(("view", as_of, *_filters(settings)), lambda: _filtered(base, settings))
 
 
@@ -397,24 +397,34 @@ def _filters(settings: Settings) -> tuple:
     return settings.channels, tuple(sorted(settings.segments.items()))
 
 
+# the column each table is cut on at as_of
+CUT_ON = {"interactions": "timestamp", "orders": "timestamp", "surveys": "timestamp", "spend": "date"}
+
+
+def _limit(as_of: datetime, column: str) -> datetime | date:
+    """The last value of `column` that a cut at as_of keeps: spend is dated, and a row dated on the as_of date
+    counts, a later one does not."""
+    return as_of if column == "timestamp" else as_of.date()
+
+
 def _cut(tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
     """The tables cut at as_of (rows after it counted per table), completed orders, and the touches."""
     after: dict[str, int] = {}
 
-    def cut(name: str, column: str = "timestamp") -> pl.DataFrame | None:
+    def cut(name: str) -> pl.DataFrame | None:
         frame = tables.get(name)
         if frame is None:
             return None
         frame = frame.with_row_index("row_nr")
-        # spend is dated: a row dated on the as_of date counts, a later one does not
-        limit = as_of if column == "timestamp" else as_of.date()
+        column = CUT_ON[name]
+        limit = _limit(as_of, column)
         latest, whole = frame[column].max(), frame[column].null_count() == 0
         # as_of is the latest timestamp unless chosen: then nothing is cut, and copying every row is saved
         kept = frame if whole and (latest is None or latest <= limit) else frame.filter(pl.col(column) <= pl.lit(limit))
         after[name] = frame.height - kept.height
         return kept
 
-    interactions, orders, surveys, spend = cut("interactions"), cut("orders"), cut("surveys"), cut("spend", "date")
+    interactions, orders, surveys, spend = cut("interactions"), cut("orders"), cut("surveys"), cut("spend")
     after["customers"] = 0
     # DATA.md: orders become purchase touches when the interactions hold no purchase at all — a property of the
     # dataset up to as_of, judged before any filter (a channel filter must not turn orders into touches).
@@ -449,15 +459,11 @@ def _earlier(cut: Prepared, tables: Mapping[str, pl.DataFrame], as_of: datetime)
     orders into touches (no purchase among the interactions) judges the two cuts differently."""
     if cut.first_purchase is not None and cut.first_purchase > as_of:
         return _cut(tables, as_of)
-    after = {"customers": 0}
-    for name, column in (("interactions", "timestamp"), ("orders", "timestamp"), ("surveys", "timestamp"),
-                         ("spend", "date")):
-        if (frame := tables.get(name)) is not None:
-            limit = as_of if column == "timestamp" else as_of.date()
-            after[name] = frame.height - int((frame[column] <= limit).sum())
+    after = {name: frame.height - int((frame[column] <= _limit(as_of, column)).sum())
+             for name, column in CUT_ON.items() if (frame := tables.get(name)) is not None} | {"customers": 0}
     until = pl.col("timestamp") <= as_of
     orders, surveys = (f.filter(until) if f is not None else None for f in (cut.orders, cut.surveys))
-    spend = cut.spend.filter(pl.col("date") <= as_of.date()) if cut.spend is not None else None
+    spend = cut.spend.filter(pl.col("date") <= _limit(as_of, "date")) if cut.spend is not None else None
     return Prepared(as_of, orders, surveys, spend, cut.customers, Later(lambda: cut.touches.filter(until)), after,
                     root=cut, first_purchase=cut.first_purchase)
 
@@ -558,12 +564,12 @@ def _prepare_spark(tables: Mapping[str, Any], settings: Settings) -> Prepared:
     after: dict[str, int] = {"customers": 0}
     cut: dict[str, Any] = {}
     add_orders = True
-    for name in ("interactions", "orders", "surveys", "spend"):
+    for name, column in CUT_ON.items():
         if name not in tables:
             cut[name] = None
             continue
         frame = engine.lazy(tables[name])
-        limit = nw.col("date") <= as_of.date() if name == "spend" else nw.col("timestamp") <= as_of
+        limit = nw.col(column) <= _limit(as_of, column)
         after[name] = int(engine.collect(frame.filter(~limit).select(nw.len())).item())
         frame = frame.filter(limit)
         if name == "interactions":  # judged after the cut, before the filters (see prepare)
