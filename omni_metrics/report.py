@@ -428,25 +428,19 @@ def _cut(tables: Mapping[str, pl.DataFrame], as_of: datetime) -> Prepared:
     after["customers"] = 0
     # DATA.md: orders become purchase touches when the interactions hold no purchase at all — a property of the
     # dataset up to as_of, judged before any filter (a channel filter must not turn orders into touches).
-    first_purchase = interactions.filter(pl.col("event_type") == "purchase")["timestamp"].min() \
-        if interactions is not None else None
+    first_purchase = interactions.select(pl.col("timestamp").filter(pl.col("event_type") == "purchase").min()) \
+        .item() if interactions is not None else None
     add_orders = first_purchase is None
     completed = orders.filter(pl.col("status").fill_null("completed") == "completed") if orders is not None else None
-    t, touch_rows = _touches(interactions, completed, add_orders=add_orders)
-    # Codes every view's rollups share, computed once here: the channels as one Enum over touches and orders,
-    # and the orders' customers in the touches' customer codes.
-    frames = [f for f in (t, completed) if f is not None]
-    # the channels' names from one row per distinct hash (a few rows of millions); a name that shared its hash
-    # with another would be missing, and the strict cast refuses it: the names are then listed exactly
-    names = pl.concat([f["channel"].gather(f["channel"].hash(seed=7).arg_unique()) for f in frames])
-    try:
-        coded = _channel_coded(frames, names)
-    except pl.exceptions.InvalidOperationError:
-        coded = _channel_coded(frames, pl.concat([f["channel"].unique() for f in frames]))
-    t = coded[0]
+    frame = _touch_frame(interactions, completed, add_orders=add_orders)
+    # Codes every view's rollups share, computed once here: the channels as one Enum over touches and orders
+    # (beside the customers' sort), and the orders' customers in the touches' customer codes.
+    coded = engine.beside(lambda: _channels_coded([f for f in (frame, completed) if f is not None]))
+    code, seq, touch_rows = engine.pl_customer_seq(frame)
+    t = coded()[0].with_columns(code, seq)
     if completed is not None:
         # in (customer, time, order_id) order, kept by every view: their per-customer facts need no sort
-        completed = coded[1].with_columns(engine.order_customer_codes(t, coded[1])).sort(
+        completed = coded()[1].with_columns(engine.order_customer_codes(t, coded()[1])).sort(
             "customer_code", "timestamp", "order_id")
     return Prepared(as_of, completed, surveys, spend, tables.get("customers"), t, after, touch_rows=touch_rows,
                     first_purchase=first_purchase)
@@ -466,6 +460,17 @@ def _earlier(cut: Prepared, tables: Mapping[str, pl.DataFrame], as_of: datetime)
     spend = cut.spend.filter(pl.col("date") <= _limit(as_of, "date")) if cut.spend is not None else None
     return Prepared(as_of, orders, surveys, spend, cut.customers, Later(lambda: cut.touches.filter(until)), after,
                     root=cut, first_purchase=cut.first_purchase)
+
+
+def _channels_coded(frames: list[pl.DataFrame]) -> list[pl.DataFrame]:
+    """The frames with `channel_code`: their channels as one Enum. Its names come from one row per distinct hash
+    (a few rows of millions); a name that shared its hash with another would be missing, and the strict cast
+    refuses it: the names are then listed exactly."""
+    names = pl.concat([f["channel"].gather(f["channel"].hash(seed=7).arg_unique()) for f in frames])
+    try:
+        return _channel_coded(frames, names)
+    except pl.exceptions.InvalidOperationError:
+        return _channel_coded(frames, pl.concat([f["channel"].unique() for f in frames]))
 
 
 def _channel_coded(frames: list[pl.DataFrame], names: pl.Series) -> list[pl.DataFrame]:
@@ -511,6 +516,17 @@ def _touches(interactions: pl.DataFrame | None, orders: pl.DataFrame | None, *,
     orders (DATA.md), with `touch_seq` in METRICS.md's tie order: timestamp, stage, channel, event_type,
     order_id (empty first), session_id, then the order in the file (interaction rows before the touches added
     from orders). The eager polars twin of engine.touches."""
+    frame = _touch_frame(interactions, orders, add_orders=add_orders)
+    # customer_code: the customer ids as UInt32 codes, so the polars rollups group on integers, not strings;
+    # the rows stay where they are (engine.pl_customer_seq)
+    code, seq, rows = engine.pl_customer_seq(frame)
+    return frame.with_columns(code, seq), rows
+
+
+def _touch_frame(interactions: pl.DataFrame | None, orders: pl.DataFrame | None, *,
+                 add_orders: bool | None = None) -> pl.DataFrame:
+    """The touches (_touches) before their customer codes and tie order: the interactions, the purchase touches
+    from orders when they are added, and each one's stage rank."""
     columns = ["customer_id", "timestamp", "channel", "event_type", "session_id", "campaign", "order_id", "row_nr"]
     parts = []
     if interactions is not None:
@@ -525,19 +541,14 @@ def _touches(interactions: pl.DataFrame | None, orders: pl.DataFrame | None, *,
             pl.col("row_nr").cast(pl.UInt32), pl.lit(1, pl.Int32).alias("source"),
         ))
     if not parts:
-        return pl.DataFrame(schema=TOUCH_SCHEMA), np.zeros(0, dtype=np.int64)
+        return pl.DataFrame(schema={k: v for k, v in TOUCH_SCHEMA.items()
+                                    if k not in ("customer_code", "touch_seq")})
     frame = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
     # the stage rank as a sum of equality tests (one per event above awareness): comparing text to a constant
     # is a fraction of the cost of looking each row up in a map
     stage = pl.sum_horizontal([(pl.col("event_type") == event).fill_null(False).cast(pl.Int8) * STAGE_RANK[name]
                                for event, name in EVENT_STAGE.items() if STAGE_RANK[name]]).cast(pl.Int8)
-    frame = frame.with_columns(stage.alias("stage_rank"))
-    # customer_code: the customer ids as UInt32 codes, so the polars rollups group on integers, not strings.
-    # The rows stay where they are (moving millions of strings costs more than the ordering itself): codes and
-    # touch_seq come from one sort of hashed customer ids with the rows' places in time, with only the rare
-    # same-customer same-moment ties sorted by the full tie keys (engine.pl_customer_seq).
-    code, seq, rows = engine.pl_customer_seq(frame)
-    return frame.with_columns(code, seq), rows
+    return frame.with_columns(stage.alias("stage_rank"))
 
 
 def _since(frame: Any, start: datetime | None) -> Any:

@@ -204,6 +204,20 @@ def test_facts_reuse_the_touches_customer_codes_and_code_orders_only_customers()
     assert c["steps"] is None and c["last_touch_channel"] is None and not c["converted"]
 
 
+def test_each_customer_codes_id_from_touch_0_or_from_first_rows():
+    """_touch_ids names each customer code once: from the rows of touch 0 when every code has one (a cut), else
+    from each code's first row (a view that dropped some customers' earliest touches)."""
+    t = polars_touches(small_touches(), None)
+    def ids(frame):
+        return {code: id_ for code, id_ in engine._touch_ids(frame).iter_rows()}
+    truth = dict(t.select("customer_code", "customer_id").unique().iter_rows())
+    assert ids(t) == truth
+    view = t.filter(pl.col("touch_seq") > 0)  # every customer with two touches or more, none with its touch 0
+    assert view.height and ids(view) == {c: truth[c] for c in view["customer_code"].unique()}
+    mixed = t.filter((pl.col("touch_seq") > 0) | (pl.col("customer_id") == t["customer_id"][0]))
+    assert ids(mixed) == {c: truth[c] for c in mixed["customer_code"].unique()}
+
+
 def test_order_facts_first_order_tie_and_monetary_value_agree():
     orders = pl.DataFrame({
         "order_id": ["o2", "o1", "o3", "o4"], "customer_id": ["a", "a", "a", "b"],
