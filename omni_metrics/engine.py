@@ -400,8 +400,8 @@ class SessionIndex:
         at_rows = beside(lambda: _packed(t["timestamp"].dt.cast_time_unit("us").cast(pl.Int64).to_numpy(), channel,
                                          (t["event_type"] == "purchase").fill_null(False).to_numpy(),
                                          max(1, missing.bit_length())))
-        self.order, key, rows = self._session_order(t, row_at, code, seq, channel, missing + 1, counts, code_s, sid)
-        ts, channel, buy = at_rows()(rows)
+        self.order, key, (ts, channel, buy) = self._session_order(t, row_at, code, seq, channel, missing + 1, counts,
+                                                                  code_s, sid, lambda rows: at_rows()(rows))
         new = np.ones(n, dtype=bool)
         new[1:] = (code_s[1:] != code_s[:-1]) | (key[1:] != key[:-1]) \
             | ((key[1:] <= missing) & (np.diff(ts) > gap_minutes * 60_000_000))
@@ -425,9 +425,11 @@ class SessionIndex:
 
     def _session_order(self, t: pl.DataFrame, row_at: np.ndarray, code: np.ndarray, seq: np.ndarray,
                        channel: np.ndarray, n_channels: int, counts: np.ndarray,
-                       code_s: np.ndarray, sid: Callable[[], tuple[np.ndarray, np.ndarray]]
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The touches' places (in touch order) listed in session order, with each one's session key and row.
+                       code_s: np.ndarray, sid: Callable[[], tuple[np.ndarray, np.ndarray]],
+                       take: Callable[[np.ndarray], T]) -> tuple[np.ndarray, np.ndarray, T]:
+        """The touches' places (in touch order) listed in session order, with each one's session key, and what
+        `take` makes of their rows (run beside the check of the hashes; `sid` gives the rows with a session id
+        and the id's 64-bit hash).
 
         A touch without a session_id has its channel code as key; one with a session_id a number above the
         channel codes. (customer, key, touch_seq) packed into one integer sort in session order and unpack into
@@ -438,8 +440,8 @@ class SessionIndex:
         one session."""
         n = len(code)
         if not n:
-            return code, channel, code
-        rows, full = sid()  # the rows with a session id, and its 64-bit hash
+            return code, channel, take(code)
+        rows, full = sid()
         code_bits, seq_bits = max(1, int(code.max()).bit_length()), max(1, int(seq.max()).bit_length())
         free = 63 - code_bits - seq_bits - 1  # the key: a cut hash, plus one bit for the channel codes below it
         first_place = np.repeat(self.offset, counts)  # in session order, each place's customer's first place
@@ -463,14 +465,15 @@ class SessionIndex:
                     pl.arg_sort_by("c", "k", "s").alias("p"))["p"].to_numpy()
                 key_s, order = key[perm], self.offset[code[perm]] + seq[perm]
             rows_s = row_at[order]
+            taken = beside(lambda r=rows_s: take(r))
             if exact:
-                return order, key_s, rows_s
+                return order, key_s, taken()
             by_row = np.zeros(n, dtype=np.uint32)  # the hash's low 32 bits: with the cut's, 62 bits or more
             by_row[rows] = full.astype(np.uint32)
             h = by_row[rows_s]
             same = (code_s[1:] == code_s[:-1]) & (key_s[1:] == key_s[:-1]) & (key_s[1:] >= n_channels)
             if not (same & (h[1:] != h[:-1])).any():
-                return order, key_s, rows_s
+                return order, key_s, taken()
         raise AssertionError("unreachable")
 
     def view(self, view: pl.DataFrame) -> np.ndarray:
