@@ -743,6 +743,9 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         whole = memo.peek(("window", as_of, None, (), settings.engine, settings.start, gap)) \
             if settings.channels or settings.segments else None
     facts_key = ("facts", *view)
+    # the journey steps, when the facts leave them out, on first use: from the same places
+    steps = (lambda: engine.journey_steps(index.places(kept_all))) if index is not None else None
+
     def make_facts() -> pl.DataFrame:
         return _customer_facts(memo, e, prep, settings, view, o_days, index, kept_all)
 
@@ -757,7 +760,7 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         # the trend (of the facts it reads only the first orders) beside the lifetime figures
         later = pool.submit(_trend, e, window, surveys, customer_facts, period, start) if beside is not None else None
         life = memo.get(("lifetime", *view, settings.silence_factor, settings.silence_floor_days),
-                        lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say))
+                        lambda: _Lifetime.of(customer_facts, orders_all, prep.surveys, settings, as_of, say, steps))
         say("channels")
         # the channel table and the overall figures do not depend on the period: kept for a change of it
         channels_frame, overall = memo.get(
@@ -1084,7 +1087,8 @@ def _customer_facts(memo: Memo, e: _EngineFrames, prep: Prepared, settings: Sett
             ids = segment_ids(prep.customers, settings.segments, [])
             return everyone.filter(pl.col("customer_id").is_in(ids.implode()))
     if index is not None and kept.any() and engine.facts_coded(index.touches, e.orders_all):
-        return engine.customer_facts(None, e.orders_all, prep.as_of, None, index.places(kept), order_days).facts
+        return engine.customer_facts(None, e.orders_all, prep.as_of, None, index.places(kept), order_days,
+                                     steps=False).facts
     return engine.customer_facts(e.t_all, e.orders_all, prep.as_of, None, None, order_days).facts
 
 
@@ -1097,16 +1101,17 @@ class _Lifetime:
     facts: pl.DataFrame  # sorted by customer_id
     surveys: pl.DataFrame | None
     as_of: datetime
+    steps: Callable[[], pl.DataFrame] | None  # customer_id, steps: when the facts come without them
     _rest: Later | None = None
 
     @classmethod
     def of(cls, facts: pl.DataFrame, orders: Any, surveys: pl.DataFrame | None, settings: Settings,
-           as_of: datetime, say: Callable[[str], None]) -> _Lifetime:
+           as_of: datetime, say: Callable[[str], None], steps: Callable[[], pl.DataFrame] | None) -> _Lifetime:
         say("silent moments")
         facts = silence.add_silence(_with_order_facts(facts, orders is not None), settings.silence_factor,
                                     settings.silence_floor_days).drop("active_days", "own_gap")
         facts = facts.sort("customer_id")  # the order of the per-customer table (and RFM's ties): sorted once here
-        return cls(facts, surveys, as_of)
+        return cls(facts, surveys, as_of, steps)
 
     def rest(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """(the facts with the journey as text and RFM scores, silent moments, top journeys, Sankey links,
@@ -1116,7 +1121,9 @@ class _Lifetime:
         return self._rest.get()
 
     def _make_rest(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        facts = self.facts.with_columns(pl.col("steps").list.join(" > ").alias("journey"))
+        facts = self.facts if "steps" in self.facts.columns else \
+            self.facts.join(self.steps(), on="customer_id", how="left", maintain_order="left")
+        facts = facts.with_columns(pl.col("steps").list.join(" > ").alias("journey"))
         scored = facts.join(rfm.rfm_scores(facts.filter(pl.col("orders") > 0), self.as_of.date()), on="customer_id",
                             how="left", maintain_order="left").with_columns(pl.col("customer_id").set_sorted())
         return (scored, silence.silent_moments(facts), journeys.journeys(facts), journeys.sankey(facts),
