@@ -1186,7 +1186,7 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
     on arrays indexed by customer code: no grouping by customer or joining at all. With `places`, `t` is not
     read (the places' source, the cut, is checked instead). None when the frames are not coded so (facts_coded)
     or there is no touch (the caller takes the general path). Without `steps`, no `steps` column
-    (journey_steps makes it on its own)."""
+    (journey_steps makes it on its own). With one more column first: `customer_code`, to join on."""
     if places is not None:
         t = places.source
     if t.is_empty() or (places is not None and not len(places.c)) or not facts_coded(t, orders):
@@ -1217,36 +1217,12 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
         seen[oc.astype(cell_type) * cell_type(k) + och] = True
     n_channels = seen.reshape(size, k).sum(axis=1)
     present = np.flatnonzero(n_channels)
-    # the distinct active days (touches and orders) in (customer, day) order: both lists are sorted, so a
-    # stable sort of the two merges them
-    width = max(1, (max(int(day_p.max()), as_of_day - low)).bit_length())
-    keys = (c_p.astype(np.uint64) << np.uint64(width)) | day_p.astype(np.uint64)  # (customer, day) as one number
-    first_of_day = np.empty(len(keys), dtype=bool)
-    first_of_day[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=first_of_day[1:])
-    keys = keys[first_of_day]
+    od_c = od_day = np.zeros(0, dtype=np.int64)
     if orders is not None and len(oc):
         od = order_days(orders) if days is None else days
-        okeys = (od["c"].to_numpy().astype(np.uint64) << np.uint64(width)) \
-            | (od["day"].to_numpy() - low).astype(np.uint64)
-        keys = np.sort(np.concatenate([keys, okeys]), kind="stable")
-        keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
-    kc, kd = (keys >> np.uint64(width)).astype(np.int64), (keys & np.uint64((1 << width) - 1)).astype(np.int64)
-    kstarts = _runs(kc)
-    active = np.diff(np.append(kstarts, len(kc)))
-    last_day = kd[np.append(kstarts[1:], len(kc)) - 1]
-    # own_gap: the median gap between a customer's active days, from the gaps sorted within each customer
-    later = np.r_[False, kc[1:] == kc[:-1]]
-    gaps = np.diff(kd, prepend=0)[later]
-    gap_bits = max(1, int(gaps.max()).bit_length()) if len(gaps) else 1
-    sorted_gaps = (np.sort((kc[later].astype(np.uint64) << np.uint64(gap_bits)) | gaps.astype(np.uint64))
-                   & np.uint64((1 << gap_bits) - 1)).astype(np.float64)
-    n_gaps = active - 1
-    first_gap = np.cumsum(n_gaps) - n_gaps
-    has_gap = n_gaps > 0
-    own_gap = np.full(len(kstarts), np.nan)
-    lo, hi = first_gap[has_gap] + (n_gaps[has_gap] - 1) // 2, first_gap[has_gap] + n_gaps[has_gap] // 2
-    own_gap[has_gap] = (sorted_gaps[lo] + sorted_gaps[hi]) / 2
+        od_c, od_day = od["c"].to_numpy(), od["day"].to_numpy() - low
+    width = max(1, (max(int(day_p.max()), as_of_day - low)).bit_length())
+    active, last_day, own_gap = _active_days(c_p, day_p, od_c, od_day, width)
     journeys = _steps(c_p, ch_p, new_c, channel_names) if steps else None
     # a customer's id: from their first touch, or their first order when they only bought
     ids = np.full(size, -1, dtype=np.int64)
@@ -1282,6 +1258,7 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
     converted = np.zeros(len(present), dtype=bool)
     converted[has_touch] = np.logical_or.reduceat(buy_p, starts)[where[has_touch]]
     return pl.DataFrame({
+        "customer_code": present.astype(np.uint32),
         "customer_id": customer_id.set_sorted() if id_sorted else customer_id,
         "n_channels": n_channels[present].astype(np.int64),
         "days_silent": (as_of_day - low - last_day).astype(np.int64),
@@ -1292,6 +1269,42 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
         **({"steps": by_touch(journeys)} if journeys is not None else {}),
         "converted": converted,
     })
+
+
+def _active_days(c: np.ndarray, day: np.ndarray, od_c: np.ndarray, od_day: np.ndarray,
+                 width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(active days, the last active day, own_gap) of each customer with a place or an order day, in code order:
+    from places' codes and days in (customer, time) order and order days' codes and days in (code, day) order
+    (days from the same origin, below 2**width)."""
+    # the distinct active days (touches and orders) in (customer, day) order: both lists are sorted, so a
+    # stable sort of the two merges them
+    if not len(c) and not len(od_c):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    keys = (c.astype(np.uint64) << np.uint64(width)) | day.astype(np.uint64)  # (customer, day) as one number
+    first_of_day = np.ones(len(keys), dtype=bool)
+    np.not_equal(keys[1:], keys[:-1], out=first_of_day[1:])
+    keys = keys[first_of_day]
+    if len(od_c):
+        okeys = (od_c.astype(np.uint64) << np.uint64(width)) | od_day.astype(np.uint64)
+        keys = np.sort(np.concatenate([keys, okeys]), kind="stable")
+        keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
+    kc, kd = (keys >> np.uint64(width)).astype(np.int64), (keys & np.uint64((1 << width) - 1)).astype(np.int64)
+    kstarts = _runs(kc)
+    active = np.diff(np.append(kstarts, len(kc)))
+    last_day = kd[np.append(kstarts[1:], len(kc)) - 1]
+    # own_gap: the median gap between a customer's active days, from the gaps sorted within each customer
+    later = np.r_[False, kc[1:] == kc[:-1]]
+    gaps = np.diff(kd, prepend=0)[later]
+    gap_bits = max(1, int(gaps.max()).bit_length()) if len(gaps) else 1
+    sorted_gaps = (np.sort((kc[later].astype(np.uint64) << np.uint64(gap_bits)) | gaps.astype(np.uint64))
+                   & np.uint64((1 << gap_bits) - 1)).astype(np.float64)
+    n_gaps = active - 1
+    first_gap = np.cumsum(n_gaps) - n_gaps
+    has_gap = n_gaps > 0
+    own_gap = np.full(len(kstarts), np.nan)
+    lo, hi = first_gap[has_gap] + (n_gaps[has_gap] - 1) // 2, first_gap[has_gap] + n_gaps[has_gap] // 2
+    own_gap[has_gap] = (sorted_gaps[lo] + sorted_gaps[hi]) / 2
+    return active, last_day, own_gap
 
 
 def _steps(c: np.ndarray, channel: np.ndarray, first: np.ndarray, channel_names: pl.Series) -> pl.Series:
@@ -1373,8 +1386,11 @@ def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: 
             facts = _pl_touch_facts(t_all, orders_all, as_of_day, places, days, steps)
         else:
             facts = _touch_facts(t_all, orders_all, as_of_day)
-        if order_side is not None:
-            facts = facts.join(order_side.result(), on="customer_id", how="left", maintain_order="left")
+        if order_side is not None:  # on the customer codes when both sides have them (a tenth of joining text)
+            by = "customer_code" if "customer_code" in facts.columns else "customer_id"
+            facts = facts.join(order_side.result().drop("customer_id" if by == "customer_code" else "customer_code"),
+                               on=by, how="left", maintain_order="left")
+    facts = facts.drop("customer_code", strict=False)
     activity = pl.DataFrame(schema={"customer_id": pl.String, "p": pl.Int64, "revenue": pl.Float64})
     if coded_orders:
         return CustomerRollups(facts=facts, activity=period_activity(orders_all, period) if period else None)
@@ -1406,7 +1422,7 @@ def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: 
 
 def _pl_order_facts(orders: pl.DataFrame, as_of_day: int, days: pl.DataFrame | None = None) -> pl.DataFrame:
     """The order side of customer_facts for polars orders that the cut coded (`customer_code`), the same
-    columns and values: on the integer codes in (customer, time) order (the cut keeps its orders so; others are
+    columns and values (and `customer_code` first, to join on): on the integer codes in (customer, time) order (the cut keeps its orders so; others are
     sorted) as runs of rows instead of grouping by id text."""
     o = orders.select(pl.col("customer_code").alias("c"), "customer_id", "timestamp", "order_id", "channel",
                       "revenue")
@@ -1427,7 +1443,7 @@ def _pl_order_facts(orders: pl.DataFrame, as_of_day: int, days: pl.DataFrame | N
     total, first_revenue = np.add.reduceat(day_revenue, d_starts), day_revenue[d_starts]
     firsts = o[starts]
     return pl.DataFrame({
-        "customer_id": firsts["customer_id"], "first_order": firsts["timestamp"],
+        "customer_code": firsts["c"], "customer_id": firsts["customer_id"], "first_order": firsts["timestamp"],
         "acquisition_channel": firsts["channel"],
         "orders": np.diff(np.append(starts, o.height)).astype(np.int64),
         "revenue": np.add.reduceat(o["revenue"].fill_null(0.0).to_numpy(), starts),
@@ -1473,7 +1489,7 @@ def _pl_order_facts_grouped(o: pl.DataFrame, as_of_day: int, days: pl.DataFrame 
         (as_of_day - pl.col("_first")).cast(pl.Float64).alias("T"),
         pl.when(pl.col("_n") > 1).then((pl.col("_total") - pl.col("_first_rev")) / (pl.col("_n") - 1))
         .otherwise(0.0).alias("monetary_value"))
-    return firsts.join(totals, on="c").join(summary, on="c").drop("c")
+    return firsts.join(totals, on="c").join(summary, on="c").rename({"c": "customer_code"})
 
 
 def order_activity(orders: Any, period: str) -> tuple[pl.DataFrame, pl.DataFrame]:
