@@ -99,6 +99,11 @@ PREFETCH_TOUCHES = 250_000
 # through several filter changes in a row does not have each new report compete for the two cores with the
 # models of the view just left (a filter change on a million customers: about 1 s alone, 2.5 s beside them).
 PREFETCH_DELAY_SECONDS = 3.0
+# The sections of a report that only some pages read (the cohort grid, silent moments, journeys, RFM, the
+# per-customer table: one to three seconds on a million customers) are made in the background once a view has
+# been shown this long, on a worker of their own, so that the first switch to such a page finds them made (or
+# waits only for the rest); a reader already gone to another view by then skips them.
+SECTIONS_DELAY_SECONDS = 0.5
 
 
 def _prefetch_touches() -> int:
@@ -190,6 +195,37 @@ def _prefetch_models(dataset_id: str, settings: Settings, tables: dict[str, pl.D
             return
         _report(dataset_id, settings, True)
         _computed().add(key)
+
+    jobs[key] = executor.submit(work)
+
+
+@st.cache_resource(show_spinner=False)
+def _sections_worker() -> tuple[ThreadPoolExecutor, dict[tuple[str, str], Future]]:
+    """One worker for the reports' sections made ahead of time, and its jobs by (dataset, settings)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="omni-sections"), {}
+
+
+def _prefetch_sections(dataset_id: str, settings: Settings, report: Report,
+                       tables: dict[str, pl.DataFrame]) -> None:
+    """On a large dataset (PREFETCH_TOUCHES), make this view's sections in the background, SECTIONS_DELAY_SECONDS
+    after it was shown unless a newer view was asked for by then (a view shown again is tried again; sections
+    made already cost nothing; an error is left to the page that reads them)."""
+    touches = tables.get("interactions")
+    if touches is None or touches.height < _prefetch_touches():
+        return
+    executor, jobs = _sections_worker()
+    key = (dataset_id, settings.key())
+    if key in jobs and not jobs[key].done():
+        return
+    for done in [k for k, job in jobs.items() if job.done()]:
+        del jobs[done]
+
+    def work() -> bool:
+        sleep(SECTIONS_DELAY_SECONDS)
+        if list(jobs)[-1:] != [key]:  # the reader has moved on
+            return False
+        report.customers  # noqa: B018 (reading it makes the sections, once: report.Later)
+        return True
 
     jobs[key] = executor.submit(work)
 
@@ -485,6 +521,7 @@ def view() -> View:
         if models:
             _computed().add((dataset_id, settings.key(), False))
     if not models:
+        _prefetch_sections(dataset_id, settings, report, _tables(dataset_id))
         _prefetch_models(dataset_id, settings, _tables(dataset_id))
     return View(dataset_id, name, _tables(dataset_id), settings, report, loc, read_only)
 

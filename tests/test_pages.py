@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from app_harness import scratch_store
+from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
 from omni_metrics.i18n import Locale
@@ -122,6 +123,27 @@ def test_models_start_in_the_background_and_a_model_page_uses_them(sample, monke
     monkeypatch.setenv("OMNI_PREFETCH_TOUCHES", str(10**12))
     assert not problems(app(session_gap_minutes="28"))
     assert (dataset_id, Settings(session_gap_minutes=28).key(), True) not in _shared._background()[1]
+    assert (dataset_id, Settings(session_gap_minutes=28).key()) not in _shared._sections_worker()[1]
+
+
+def test_sections_are_made_in_the_background_and_a_page_reads_them(sample, monkeypatch):
+    """On a large dataset the sections only some pages read (cohorts, journeys, RFM, the per-customer table) are
+    made in the background SECTIONS_DELAY_SECONDS after a view is shown; the Retention page then shows them."""
+    from pages import _shared
+
+    _, dataset_id, tables = sample
+    monkeypatch.setenv("OMNI_PREFETCH_TOUCHES", "1")
+    settings = Settings(session_gap_minutes=31)  # settings no other test uses: a report of its own
+    at = app(session_gap_minutes="31")
+    assert not problems(at)
+    report = _shared._report(dataset_id, settings, False)
+    assert _shared._sections_worker()[1][(dataset_id, settings.key())].result(timeout=60) is True
+    assert report.table._make is None  # the sections (report.Later) were made in the background
+    at.switch_page("pages/retention.py").run()
+    assert not problems(at)
+    want = build_report(tables, settings, models=False)
+    assert_frame_equal(report.frames["retention_rate"], want.frames["retention_rate"])
+    assert_frame_equal(report.customers, want.customers)
 
 
 def test_channel_filter_in_the_url_changes_the_tiles(sample):
