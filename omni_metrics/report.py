@@ -1092,6 +1092,20 @@ def _customer_facts(memo: Memo, e: _EngineFrames, prep: Prepared, settings: Sett
     return engine.customer_facts(e.t_all, e.orders_all, prep.as_of, None, None, order_days).facts
 
 
+def _with_rfm(facts: pl.DataFrame, as_of_date: date) -> pl.DataFrame:
+    """The facts (sorted by customer_id) with the RFM scores of their buyers (null for the others). rfm_scores
+    lists the buyers in customer_id order, as the facts hold them: the scores are placed by the buyers' rows
+    (checked) instead of joining a million ids."""
+    buyer = (facts["orders"] > 0).fill_null(False)
+    scores = rfm.rfm_scores(facts.filter(buyer), as_of_date)
+    if not scores["customer_id"].equals(facts["customer_id"].filter(buyer)):
+        joined = facts.join(scores, on="customer_id", how="left", maintain_order="left")
+        return joined.with_columns(pl.col("customer_id").set_sorted()) \
+            if facts["customer_id"].flags["SORTED_ASC"] else joined
+    at = pl.Series(np.cumsum(buyer.to_numpy()) - 1).set(~buyer, None)  # a buyer's row among the buyers
+    return facts.with_columns(scores[name].gather(at) for name in scores.columns if name != "customer_id")
+
+
 @dataclass
 class _Lifetime:
     """The per-customer facts up to as_of with silence, and what is made of them alone (the journey as text,
@@ -1101,7 +1115,7 @@ class _Lifetime:
     facts: pl.DataFrame  # sorted by customer_id
     surveys: pl.DataFrame | None
     as_of: datetime
-    steps: Callable[[], pl.DataFrame] | None  # customer_id, steps: when the facts come without them
+    steps: Callable[[], pl.DataFrame] | None  # customer_code, steps: when the facts come without them
     _rest: Later | None = None
 
     @classmethod
@@ -1121,11 +1135,10 @@ class _Lifetime:
         return self._rest.get()
 
     def _make_rest(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        facts = self.facts if "steps" in self.facts.columns else \
-            self.facts.join(self.steps(), on="customer_id", how="left", maintain_order="left")
+        facts = self.facts if "steps" in self.facts.columns else self.facts.join(
+            self.steps(), on="customer_code", how="left", maintain_order="left").drop("customer_code")
         facts = facts.with_columns(pl.col("steps").list.join(" > ").alias("journey"))
-        scored = facts.join(rfm.rfm_scores(facts.filter(pl.col("orders") > 0), self.as_of.date()), on="customer_id",
-                            how="left", maintain_order="left").with_columns(pl.col("customer_id").set_sorted())
+        scored = _with_rfm(facts, self.as_of.date())
         return (scored, silence.silent_moments(facts), journeys.journeys(facts), journeys.sankey(facts),
                 journeys.channel_mix(facts, self.surveys))
 

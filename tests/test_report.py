@@ -390,3 +390,25 @@ def test_cli_report_writes_json_and_customers(tmp_path):
     header = csv.read_text().splitlines()[0].split(",")
     assert header[:4] == ["customer_id", "first_order", "cohort", "acquisition_channel"]
     assert "customers" in done.stdout
+
+
+def test_rfm_scores_placed_by_the_buyers_rows_equal_joining_them():
+    """_with_rfm places the buyers' RFM scores by their rows (facts and scores both in customer_id order)
+    instead of joining ids: the same frame as the join, with non-buyers (no or zero orders) between buyers; and
+    facts out of id order take the join."""
+    from omni_metrics.metrics import rfm
+    from omni_metrics.report import _with_rfm
+
+    facts = pl.DataFrame({
+        "customer_id": ["a", "b", "c", "d", "e", "f", "g"],
+        "orders": [2, 0, 1, None, 5, 1, 0],
+        "revenue": [20.0, 0.0, 5.0, 0.0, 80.0, 12.0, 0.0],
+        "last_order": [datetime(2025, 3, 1), None, datetime(2025, 1, 9), None, datetime(2025, 3, 20),
+                       datetime(2025, 2, 2), None],
+    })
+    as_of = date(2025, 3, 31)
+    joined = facts.join(rfm.rfm_scores(facts.filter(pl.col("orders") > 0), as_of), on="customer_id", how="left")
+    assert_frame_equal(_with_rfm(facts, as_of), joined)
+    assert _with_rfm(facts, as_of)["r"].null_count() == 3  # b, d, g bought nothing
+    shuffled = facts.reverse()
+    assert_frame_equal(_with_rfm(shuffled, as_of).sort("customer_id"), joined)
