@@ -237,7 +237,7 @@ def _key_groups(ids: pl.Series, exact: bool = False, hash_bits: int = 64,
     packed = np.right_shift(full, np.uint64(dropped), out=full if full.flags.writeable else None)
     np.left_shift(packed, np.uint64(bits), out=packed)
     np.bitwise_or(packed, np.arange(n, dtype=np.uint64), out=packed)
-    packed = np.sort(packed)  # numpy's vectorised sort: about twice as fast as polars' here
+    packed.sort()  # in place, numpy's vectorised sort: about twice as fast as polars' here
     at = (packed & np.uint64((1 << bits) - 1)).view(np.int64)  # places in time, grouped by cut key
     cut = packed >> np.uint64(bits)
     new = np.ones(n, dtype=bool)
@@ -382,20 +382,21 @@ class SessionIndex:
         # the session ids' hashes beside the customers' arrays, then the packing beside the sort
         sid = beside(lambda: (rows := t["session_id"].is_not_null().arg_true().to_numpy(),
                               t["session_id"].gather(rows).hash(seed=7).to_numpy()))
-        code = t["customer_code"].to_numpy().astype(np.int64)
-        seq = t["touch_seq"].to_numpy().astype(np.int64)
+        # read in place where the dtypes allow (a million customers: each copy of a column is 150 MB)
+        code = t["customer_code"].to_numpy()
+        seq = t["touch_seq"].to_numpy()
         counts = np.bincount(code) if n else np.zeros(0, dtype=np.int64)
         self.offset = np.cumsum(counts) - counts  # a customer's first place in touch order
         channel, lookup = channel_codes(t)
         missing = int(lookup["code"].max()) + 1 if lookup.height else 0  # a missing channel: a code of its own
-        channel = channel.fill_null(missing).to_numpy().astype(np.uint64)
+        channel = channel.fill_null(missing).to_numpy()
         self.channels = _names(lookup, missing + 1)
         if rows is None:
             row_at = np.empty(n, dtype=np.int64)
             row_at[self.offset[code] + seq] = np.arange(n)  # the row at each place in (customer, touch_seq) order
         else:
             row_at = rows.astype(np.int64, copy=False)
-        code_s = np.repeat(np.arange(len(counts)), counts)  # session order keeps the customers in code order
+        code_s = np.repeat(np.arange(len(counts), dtype=np.uint32 if n < 2**32 else np.int64), counts)  # in code order
         # the timestamp, channel and purchase flag of each touch, to take in session order
         at_rows = beside(lambda: _packed(t["timestamp"].dt.cast_time_unit("us").cast(pl.Int64).to_numpy(), channel,
                                          (t["event_type"] == "purchase").fill_null(False).to_numpy(),
@@ -413,7 +414,7 @@ class SessionIndex:
         self.buy = buy
         self.size = n
         # in touch order (by place): each touch's customer and day, for a view's distinct customer-days
-        self.customer_at = code_s.astype(np.uint32)
+        self.customer_at = code_s
         self.day_at = np.empty(n, dtype=np.int32)
         self.day_at[self.order] = self.day
         self.touches, self.row_at = t, row_at.astype(np.uint32 if n < 2**32 else np.int64)
@@ -451,13 +452,13 @@ class SessionIndex:
             free = min(free, self.HASH_BITS)
             sid = full >> np.uint64(64 - free) if not exact else \
                 _codes(t["session_id"].gather(rows)).cast(pl.UInt64).to_numpy()
-            key = channel.copy()
+            key = channel.astype(np.uint64)
             key[rows] = sid + np.uint64(n_channels)
             key_bits = max(1, int(key.max()).bit_length())
             if code_bits + key_bits + seq_bits <= 63:
                 packed = (code.astype(np.uint64) << np.uint64(key_bits + seq_bits)) \
                     | (key << np.uint64(seq_bits)) | seq.astype(np.uint64)
-                packed = np.sort(packed)  # numpy's vectorised sort: about twice as fast as polars' here
+                packed.sort()  # in place, numpy's vectorised sort: about twice as fast as polars' here
                 key_s = (packed >> np.uint64(seq_bits)) & np.uint64((1 << key_bits) - 1)
                 order = first_place + (packed & np.uint64((1 << seq_bits) - 1)).astype(np.int64)
             else:
@@ -1164,8 +1165,13 @@ def _packed(value: np.ndarray, channel: np.ndarray, buy: np.ndarray,
 
     def at(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         taken = packed[rows]
-        return ((taken >> np.uint64(channel_bits + 1)).astype(np.int64) + low,
-                (taken >> np.uint64(1)) & np.uint64((1 << channel_bits) - 1), (taken & np.uint64(1)).astype(bool))
+        channel_at = ((taken >> np.uint64(1)) & np.uint64((1 << channel_bits) - 1)) \
+            .astype(np.min_scalar_type((1 << channel_bits) - 1))
+        buy_at = (taken & np.uint64(1)).astype(bool)
+        taken >>= np.uint64(channel_bits + 1)  # in place: the values, as int64 from `low`
+        value_at = taken.view(np.int64)
+        value_at += low
+        return value_at, channel_at, buy_at
     return at
 
 
