@@ -195,25 +195,29 @@ class Later:
 
 class LazyDict(dict):
     """A report's `data` or `frames`: a dict whose `later` keys (listed with None until then, in their place)
-    get their values from `fill()` on the first read of any of them, or of the whole dict. Every way of
-    reading a value goes through here; reading a key that is there already makes nothing."""
+    get their values on the first read of each (`later[key]()`, which reads a Later: work shared by several keys
+    is done once) or of the whole dict. Every way of reading a value goes through here; reading a key that is
+    there already makes nothing."""
 
-    def __init__(self, values: dict[str, Any], later: tuple[str, ...], fill: Callable[[], Mapping[str, Any]]) -> None:
+    def __init__(self, values: dict[str, Any], later: Mapping[str, Callable[[], Any]]) -> None:
         super().__init__(values)
-        self._later, self._fill, self._lock = set(later), fill, Lock()
+        self._later, self._lock = dict(later), Lock()
+
+    def _fill(self, keys: list[str]) -> None:
+        with self._lock:
+            for key in keys:
+                if key in self._later:
+                    dict.__setitem__(self, key, self._later[key]())
+                    del self._later[key]  # only once made: a maker that failed is tried again on the next read
 
     def _filled(self) -> LazyDict:
-        with self._lock:
-            if self._later:
-                values = self._fill()
-                for key in self._later:
-                    dict.__setitem__(self, key, values[key])
-                self._later = set()
+        if self._later:
+            self._fill(list(self._later))
         return self
 
     def __getitem__(self, key: str) -> Any:
         if key in self._later:
-            self._filled()
+            self._fill([key])
         return dict.__getitem__(self, key)
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -769,7 +773,21 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         say("trend")
         trend = later.result() if later is not None else _trend(e, window, surveys, life.facts, period, start)
 
-    sections = Later(lambda: _Sections.of(life, o_days, e, orders_all, surveys, period, as_of_period))
+    # the figures only some pages read, in three parts made on first read, so that a page waits for its own:
+    # the cohort grid (Retention), NPS per period (Satisfaction), and the rest (journeys, RFM, the customers)
+    cohort_part = Later(lambda: cohort_tables(o_days, e, life.facts, period, as_of_period) if orders_all is not None
+                        else cohorts.cohort_grid(None, life.facts, period, as_of_period))
+    nps_part = Later(lambda: (nps.nps_by_period(surveys, period), nps.detractor_comments(surveys)))
+    sections = Later(lambda: _Sections.of(life, period))
+
+    def part(later: Later, i: int, as_records: Callable[[pl.DataFrame], Any] | None = None) -> Callable[[], Any]:
+        return lambda: as_records(later.get()[i]) if as_records else later.get()[i]
+
+    def rest(kind: str, key: str) -> Callable[[], Any]:
+        return lambda: getattr(sections.get(), kind)[key]
+
+    def nps_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+        return _records(frame.select("period", "channel", "nps", "nps_moe", "responses", "small_sample"))
     data = LazyDict({
         "as_of": as_of.isoformat(sep=" "),
         "settings": settings.to_query(),
@@ -789,7 +807,8 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         "rfm": None,
         "missing": missing,
         "notes": notes,
-    }, _Sections.DATA, lambda: sections.get().data)
+    }, {"cohorts": part(cohort_part, 0, _records), "retention_rate": part(cohort_part, 1, _records),
+        "nps_by_period": part(nps_part, 0, nps_records), **{key: rest("data", key) for key in _Sections.DATA}})
     frames = LazyDict({
         "channels": channels_frame, "funnel": window.funnel, "cohorts": None, "retention_rate": None,
         "nps_by_period": None, "silent_moments": None,
@@ -797,21 +816,20 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
             schema={"channel": pl.String, "model": pl.String, "conversions": pl.Float64, "value": pl.Float64}),
         "journeys": None, "channel_mix": None, "rfm": None, "trend": trend, "sankey": None,
         "detractor_comments": None, **dict.fromkeys(CLV_BY),
-    }, _Sections.FRAMES, lambda: sections.get().frames)
+    }, {"cohorts": part(cohort_part, 0), "retention_rate": part(cohort_part, 1), "nps_by_period": part(nps_part, 0),
+        "detractor_comments": part(nps_part, 1), **{key: rest("frames", key) for key in _Sections.FRAMES}})
     return Report(data=data, frames=frames, settings=settings,
                   inputs=ModelInputs(prep, orders_all, prep.surveys, as_of, sections), table=sections)
 
 
 @dataclass
 class _Sections:
-    """The figures of a report that only some pages read — the cohort grid, NPS per period, silent moments,
-    journeys, RFM, the per-customer table — made from the lifetime figures on first read (see LazyDict)."""
+    """The figures of a report that only some pages read and that are made from the lifetime figures alone —
+    silent moments, journeys, channel mix, RFM, CLV by group, the per-customer table — on first read (see
+    LazyDict; the cohort grid and NPS per period are parts of their own)."""
 
-    DATA: ClassVar[tuple[str, ...]] = ("cohorts", "retention_rate", "nps_by_period", "silent_moments", "journeys",
-                                       "channel_mix", "rfm")
-    FRAMES: ClassVar[tuple[str, ...]] = ("cohorts", "retention_rate", "nps_by_period", "silent_moments",
-                                         "journeys", "channel_mix", "rfm", "sankey", "detractor_comments",
-                                         *CLV_BY)
+    DATA: ClassVar[tuple[str, ...]] = ("silent_moments", "journeys", "channel_mix", "rfm")
+    FRAMES: ClassVar[tuple[str, ...]] = ("silent_moments", "journeys", "channel_mix", "rfm", "sankey", *CLV_BY)
 
     data: dict[str, Any]
     frames: dict[str, pl.DataFrame]
@@ -819,30 +837,19 @@ class _Sections:
     facts: pl.DataFrame  # the per-customer facts with RFM scores and cohorts (what the models read)
 
     @classmethod
-    def of(cls, life: _Lifetime, o_days: pl.DataFrame | None, e: _EngineFrames, orders_all: Any,
-           surveys: pl.DataFrame | None, period: str, as_of_period: int) -> _Sections:
+    def of(cls, life: _Lifetime, period: str) -> _Sections:
         scored, moments, top_journeys, sankey, mix = life.rest()
         facts = scored.with_columns(period_label(period_index(pl.col("first_order"), period), period).alias("cohort"))
-        cohort_frame, retention = cohort_tables(o_days, e, facts, period, as_of_period) \
-            if orders_all is not None else cohorts.cohort_grid(None, facts, period, as_of_period)
-        nps_periods = nps.nps_by_period(surveys, period)
         customers_out = _customers_out(facts)
         segments = rfm.rfm_segments(customers_out)
         data = {
-            "cohorts": _records(cohort_frame),
-            "retention_rate": _records(retention),
-            "nps_by_period": _records(nps_periods.select("period", "channel", "nps", "nps_moe", "responses",
-                                                         "small_sample")),
             "silent_moments": _records(moments),
             "journeys": _records(top_journeys),
             "channel_mix": _records(mix),
             "rfm": _records(segments),
         }
-        frames = {
-            "cohorts": cohort_frame, "retention_rate": retention, "nps_by_period": nps_periods,
-            "silent_moments": moments, "journeys": top_journeys, "channel_mix": mix, "rfm": segments,
-            "sankey": sankey, "detractor_comments": nps.detractor_comments(surveys), **_clv_by(customers_out),
-        }
+        frames = {"silent_moments": moments, "journeys": top_journeys, "channel_mix": mix, "rfm": segments,
+                  "sankey": sankey, **_clv_by(customers_out)}
         return cls(data, frames, customers_out, facts)
 
 

@@ -224,7 +224,9 @@ def _prefetch_sections(dataset_id: str, settings: Settings, report: Report,
         sleep(SECTIONS_DELAY_SECONDS)
         if list(jobs)[-1:] != [key]:  # the reader has moved on
             return False
-        report.customers  # noqa: B018 (reading it makes the sections, once: report.Later)
+        for section in ("cohorts", "nps_by_period"):  # the smaller parts first: the pages most likely next
+            report.frames[section]  # noqa: B018 (reading a section makes it, once: report.LazyDict)
+        report.customers  # noqa: B018 (the rest: journeys, RFM, the per-customer table)
         return True
 
     jobs[key] = executor.submit(work)

@@ -353,25 +353,30 @@ def test_a_channel_filter_regroups_sessions_that_span_channels(sample_tables):
 
 def test_a_reports_sections_are_made_on_first_read_and_read_like_a_dict(sample_tables):
     """The figures only some pages read (cohorts, NPS per period, silent moments, journeys, RFM, the
-    per-customer table) are made on the first read of any of them: the Overview's figures come without them.
-    However the report is read — a key, get, iteration, items, a copy, `|`, `**`, JSON — the values are the
-    report's, never the placeholders."""
-    from omni_metrics.report import LazyDict, _Sections
+    per-customer table) are made on first read: the Overview's figures come without them, and the cohort grid
+    (Retention) comes without the journeys, RFM and per-customer table (the rest). However the report is read —
+    a key, get, iteration, items, a copy, `|`, `**`, JSON — the values are the report's, never the
+    placeholders."""
+    from omni_metrics.report import LazyDict
 
     report = build_report(sample_tables.tables, Settings(), models=False)
     assert isinstance(report.data, LazyDict) and isinstance(report.frames, LazyDict)
     assert report.data["overall"]["customers"] > 0 and report.frames["trend"].height > 0
     assert report.data.get("missing") == {} and "cohorts" in report.frames and len(report.frames) > 10
+    later = set(report.frames._later)
+    assert {"cohorts", "retention_rate", "nps_by_period", "journeys", "sankey", "rfm"} <= later
     sections = report.inputs.sections
-    assert sections._make is not None  # nothing of the sections made yet
-    assert report.frames.get("cohorts").height > 0 and sections._make is None
+    assert sections._make is not None  # nothing of the rest made yet
+    assert report.frames.get("cohorts").height > 0 and report.data["retention_rate"] and sections._make is not None
+    assert report.frames["journeys"].height > 0 and sections._make is None
     for reader in (lambda d: dict(d), lambda d: {**d}, lambda d: d | {}, lambda d: d.copy(),
                    lambda d: dict(d.items()), lambda d: {k: d[k] for k in d}):
         got = reader(build_report(sample_tables.tables, Settings(), models=False).frames)
-        assert all(got[key] is not None for key in _Sections.FRAMES), reader
+        assert all(got[key] is not None for key in later), reader
     fresh = build_report(sample_tables.tables, Settings(), models=False)
+    data_later = set(fresh.data._later)
     parsed = json.loads(fresh.to_json())
-    assert all(parsed[key] is not None for key in _Sections.DATA)
+    assert data_later and all(parsed[key] is not None for key in data_later)
     assert_same(parsed, json.loads(report.to_json()))  # (spend sums in parallel: equal up to rounding)
     fresh = build_report(sample_tables.tables, Settings(), models=False)
     assert fresh.customers.height == report.customers.height > 0 and "rfm_segment" in fresh.customers.columns
