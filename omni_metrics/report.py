@@ -204,10 +204,16 @@ class LazyDict(dict):
         self._later, self._lock = dict(later), Lock()
 
     def _fill(self, keys: list[str]) -> None:
-        with self._lock:
-            for key in keys:
+        for key in keys:
+            make = self._later.get(key)
+            if make is None:
+                continue
+            # made outside the lock, so that a reader of another key does not wait for this one; makers share
+            # their work through Laters, which make it once
+            value = make()
+            with self._lock:
                 if key in self._later:
-                    dict.__setitem__(self, key, self._later[key]())
+                    dict.__setitem__(self, key, value)
                     del self._later[key]  # only once made: a maker that failed is tried again on the next read
 
     def _filled(self) -> LazyDict:

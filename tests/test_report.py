@@ -417,3 +417,28 @@ def test_rfm_scores_placed_by_the_buyers_rows_equal_joining_them():
     assert _with_rfm(facts, as_of)["r"].null_count() == 3  # b, d, g bought nothing
     shuffled = facts.reverse()
     assert_frame_equal(_with_rfm(shuffled, as_of).sort("customer_id"), joined)
+
+
+def test_a_lazy_dict_makes_each_later_key_once_and_tries_a_failed_one_again():
+    """LazyDict: a later key is made on its first read (not on another key's) and once; a maker that raised is
+    tried again on the next read, never leaving the placeholder as the value."""
+    from omni_metrics.report import LazyDict
+
+    calls = {"a": 0, "b": 0}
+
+    def make_a():
+        calls["a"] += 1
+        if calls["a"] == 1:
+            raise RuntimeError("first try fails")
+        return "A"
+
+    def make_b():
+        calls["b"] += 1
+        return "B"
+
+    d = LazyDict({"x": 1, "a": None, "b": None}, {"a": make_a, "b": make_b})
+    assert d["x"] == 1 and calls == {"a": 0, "b": 0}
+    assert d["b"] == "B" and d["b"] == "B" and calls == {"a": 0, "b": 1}
+    with pytest.raises(RuntimeError):
+        d["a"]  # noqa: B018
+    assert d["a"] == "A" and dict(d) == {"x": 1, "a": "A", "b": "B"} and calls == {"a": 2, "b": 1}
