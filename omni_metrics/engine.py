@@ -1212,6 +1212,13 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
     starts = np.flatnonzero(new_c)
     toucher = c_p[starts]  # the customers with a touch, ascending
     ends = np.append(starts[1:], len(c_p)) - 1
+    # active days, the last one and own_gap per customer, beside the rest (another pass over every place)
+    od_c = od_day = np.zeros(0, dtype=np.int64)
+    if orders is not None and len(oc):
+        od = order_days(orders) if days is None else days
+        od_c, od_day = od["c"].to_numpy(), od["day"].to_numpy() - low
+    width = max(1, (max(int(day_p.max()), as_of_day - low)).bit_length())
+    by_day = beside(lambda: _active_days(c_p, day_p, od_c, od_day, width))
     # n_channels: the distinct channels of a customer's touches and orders, as cells of a customer × channel
     # table (a scatter of millions of places costs a fraction of reducing them per customer)
     k = missing + 1
@@ -1223,12 +1230,6 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
         seen[oc.astype(cell_type) * cell_type(k) + och] = True
     n_channels = seen.reshape(size, k).sum(axis=1)
     present = np.flatnonzero(n_channels)
-    od_c = od_day = np.zeros(0, dtype=np.int64)
-    if orders is not None and len(oc):
-        od = order_days(orders) if days is None else days
-        od_c, od_day = od["c"].to_numpy(), od["day"].to_numpy() - low
-    width = max(1, (max(int(day_p.max()), as_of_day - low)).bit_length())
-    active, last_day, own_gap = _active_days(c_p, day_p, od_c, od_day, width)
     journeys = _steps(c_p, ch_p, new_c, channel_names) if steps else None
     # a customer's id: from their first touch, or their first order when they only bought
     ids = np.full(size, -1, dtype=np.int64)
@@ -1237,6 +1238,7 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
         orows = _first_rows(orders["customer_code"]).to_numpy()
         only = ids[oc[orows]] == -1
         ids[oc[orows][only]] = orows[only]
+    active, last_day, own_gap = by_day()
     # in customer_id order (the per-customer table's) when the places know each touch customer's place in it
     id_sorted = p.by_id is not None and int(present[-1]) < len(p.by_id)
     if id_sorted:
