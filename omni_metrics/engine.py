@@ -1120,6 +1120,13 @@ def _runs(keys: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, dtype=np.int64)
 
 
+def _run_starts(keys: np.ndarray) -> np.ndarray:
+    """Whether each place of `keys` starts a run of equal neighbours (the booleans _runs lists)."""
+    first = np.ones(len(keys), dtype=bool)
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    return first
+
+
 @dataclass
 class TouchPlaces:
     """Touches in (customer_code, touch_seq) order, as arrays: each one's customer code, day (days since
@@ -1139,17 +1146,11 @@ class TouchPlaces:
         """From coded touches alone: one sort, one gather of packed integers."""
         order = _sort_perm([t["customer_code"], t["touch_seq"] - int(t["touch_seq"].min())]).to_numpy()
         missing = len(t["channel_code"].dtype.categories)
-        day, channel, buy = _gather_packed(t["timestamp"].dt.date().cast(pl.Int64).to_numpy(),
-                                           t["channel_code"].to_physical().fill_null(missing).to_numpy(),
-                                           (t["event_type"] == "purchase").fill_null(False).to_numpy(), order,
-                                           max(1, missing.bit_length()))
+        day, channel, buy = _packed(t["timestamp"].dt.date().cast(pl.Int64).to_numpy(),
+                                    t["channel_code"].to_physical().fill_null(missing).to_numpy(),
+                                    (t["event_type"] == "purchase").fill_null(False).to_numpy(),
+                                    max(1, missing.bit_length()))(order)
         return cls(np.sort(t["customer_code"].to_numpy()), day, channel.astype(np.int64), buy, order, t)
-
-
-def _gather_packed(value: np.ndarray, channel: np.ndarray, buy: np.ndarray, rows: np.ndarray,
-                   channel_bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value, channel code, purchase flag) at `rows` (_packed)."""
-    return _packed(value, channel, buy, channel_bits)(rows)
 
 
 def _packed(value: np.ndarray, channel: np.ndarray, buy: np.ndarray,
@@ -1206,9 +1207,7 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
     low = int(day_p.min()) if orders is None or orders.is_empty() else \
         min(int(day_p.min()), int(orders["timestamp"].min().date().toordinal()) - 719_163)
     day_p = day_p - low
-    new_c = np.empty(len(c_p), dtype=bool)  # a customer's first place
-    new_c[0] = True
-    np.not_equal(c_p[1:], c_p[:-1], out=new_c[1:])
+    new_c = _run_starts(c_p)  # a customer's first place
     starts = np.flatnonzero(new_c)
     toucher = c_p[starts]  # the customers with a touch, ascending
     ends = np.append(starts[1:], len(c_p)) - 1
@@ -1289,9 +1288,7 @@ def _active_days(c: np.ndarray, day: np.ndarray, od_c: np.ndarray, od_day: np.nd
     if not len(c) and not len(od_c):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     keys = (c.astype(np.uint64) << np.uint64(width)) | day.astype(np.uint64)  # (customer, day) as one number
-    first_of_day = np.ones(len(keys), dtype=bool)
-    np.not_equal(keys[1:], keys[:-1], out=first_of_day[1:])
-    keys = keys[first_of_day]
+    keys = keys[_run_starts(keys)]
     if len(od_c):
         okeys = (od_c.astype(np.uint64) << np.uint64(width)) | od_day.astype(np.uint64)
         keys = np.sort(np.concatenate([keys, okeys]), kind="stable")
@@ -1337,9 +1334,7 @@ def journey_steps(places: TouchPlaces) -> pl.DataFrame:
     p = places
     if not len(p.c):
         return pl.DataFrame(schema={"customer_code": pl.UInt32, "steps": pl.List(pl.String)})
-    first = np.empty(len(p.c), dtype=bool)
-    first[0] = True
-    np.not_equal(p.c[1:], p.c[:-1], out=first[1:])
+    first = _run_starts(p.c)
     channel_names = p.source["channel_code"].dtype.categories
     return pl.DataFrame({"customer_code": p.c[first].astype(np.uint32),
                          "steps": _steps(p.c, p.channel, first, channel_names)})
