@@ -113,6 +113,12 @@ def _prefetch_touches() -> int:
         return PREFETCH_TOUCHES
 
 
+def _large(tables: dict[str, pl.DataFrame]) -> bool:
+    """Whether a dataset is large enough for work ahead of time in the background (PREFETCH_TOUCHES)."""
+    touches = tables.get("interactions")
+    return touches is not None and touches.height >= _prefetch_touches()
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _memo(dataset_id: str) -> Memo:
     """What the reports of one dataset share across settings (the as_of cut and its touches, the per-customer
@@ -178,9 +184,8 @@ def _prefetch_models(dataset_id: str, settings: Settings, tables: dict[str, pl.D
     newest view waits for the worker: a job for settings the reader has left and that has not started yet is
     dropped, and a job waits PREFETCH_DELAY_SECONDS first and gives up when a newer view was asked for by
     then, so a quick series of filter changes neither queues minutes of work nor competes with it."""
-    touches = tables.get("interactions")
     key = (dataset_id, settings.key(), True)
-    if touches is None or touches.height < _prefetch_touches() or key in _computed():
+    if not _large(tables) or key in _computed():
         return
     executor, jobs = _background()
     if key in jobs and not jobs[key].done():
@@ -210,8 +215,7 @@ def _prefetch_sections(dataset_id: str, settings: Settings, report: Report,
     """On a large dataset (PREFETCH_TOUCHES), make this view's sections in the background, SECTIONS_DELAY_SECONDS
     after it was shown unless a newer view was asked for by then (a view shown again is tried again; sections
     made already cost nothing; an error is left to the page that reads them)."""
-    touches = tables.get("interactions")
-    if touches is None or touches.height < _prefetch_touches():
+    if not _large(tables):
         return
     executor, jobs = _sections_worker()
     key = (dataset_id, settings.key())
