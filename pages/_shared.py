@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import secrets
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -104,6 +105,9 @@ PREFETCH_DELAY_SECONDS = 3.0
 # been shown this long, on a worker of their own, so that the first switch to such a page finds them made (or
 # waits only for the rest); a reader already gone to another view by then skips them.
 SECTIONS_DELAY_SECONDS = 0.5
+# Both background workers run at this nice value (Linux; 0–19, higher is lower priority): a filter change made
+# while they work gets the cores first.
+BACKGROUND_NICE = 10
 
 
 def _prefetch_touches() -> int:
@@ -174,9 +178,30 @@ def _computed() -> set[tuple[str, str, bool]]:
 
 
 @st.cache_resource(show_spinner=False)
+def _newest() -> dict[str, tuple[str, str]]:
+    """The view asked for last in this process ("view": (dataset id, settings key)), set before its report is
+    computed: background work for a view the reader has left is skipped even while the next view's report is
+    being made (it would compete with it for the two cores)."""
+    return {}
+
+
+def _still_shown(dataset_id: str, settings: Settings) -> bool:
+    return _newest().get("view") == (dataset_id, settings.key())
+
+
+def _low_priority() -> None:
+    """Run this worker thread at a lower CPU priority (Linux: a thread's own nice value), so that a report the
+    reader waits for gets the cores first; the work done on polars' own threads keeps its priority."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the same priority as the rest
+        pass
+
+
+@st.cache_resource(show_spinner=False)
 def _background() -> tuple[ThreadPoolExecutor, dict[tuple[str, str, bool], Future]]:
     """One worker for the models computed ahead of time, and its jobs by report key (process-wide)."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="omni-models"), {}
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="omni-models", initializer=_low_priority), {}
 
 
 def _prefetch_models(dataset_id: str, settings: Settings, tables: dict[str, pl.DataFrame]) -> None:
@@ -196,7 +221,7 @@ def _prefetch_models(dataset_id: str, settings: Settings, tables: dict[str, pl.D
 
     def work() -> None:
         sleep(PREFETCH_DELAY_SECONDS)
-        if list(jobs)[-1:] != [key]:  # the reader has moved on: the newer view's job comes next
+        if not _still_shown(dataset_id, settings):  # the reader has moved on: the newer view's job comes next
             return
         _report(dataset_id, settings, True)
         _computed().add(key)
@@ -207,7 +232,7 @@ def _prefetch_models(dataset_id: str, settings: Settings, tables: dict[str, pl.D
 @st.cache_resource(show_spinner=False)
 def _sections_worker() -> tuple[ThreadPoolExecutor, dict[tuple[str, str], Future]]:
     """One worker for the reports' sections made ahead of time, and its jobs by (dataset, settings)."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="omni-sections"), {}
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="omni-sections", initializer=_low_priority), {}
 
 
 def _prefetch_sections(dataset_id: str, settings: Settings, report: Report,
@@ -226,11 +251,13 @@ def _prefetch_sections(dataset_id: str, settings: Settings, report: Report,
 
     def work() -> bool:
         sleep(SECTIONS_DELAY_SECONDS)
-        if list(jobs)[-1:] != [key]:  # the reader has moved on
-            return False
-        for section in ("cohorts", "nps_by_period"):  # the smaller parts first: the pages most likely next
-            report.frames[section]  # noqa: B018 (reading a section makes it, once: report.LazyDict)
-        report.customers  # noqa: B018 (the rest: journeys, RFM, the per-customer table)
+        for section in ("cohorts", "nps_by_period", None):  # the smaller parts first: the pages most likely next
+            if not _still_shown(dataset_id, settings):  # the reader has moved on
+                return False
+            if section is None:
+                report.customers  # noqa: B018 (the rest: journeys, RFM, the per-customer table)
+            else:
+                report.frames[section]  # noqa: B018 (reading a section makes it, once: report.LazyDict)
         return True
 
     jobs[key] = executor.submit(work)
@@ -503,6 +530,7 @@ def view() -> View:
         st.warning(t(loc, "error.no_view", "Nothing to show yet: pick a dataset in the sidebar."))
         st.stop()
     dataset_id, name, settings, read_only = st.session_state["_view"]
+    _newest()["view"] = (dataset_id, settings.key())
     # The models only where a page shows them, or when the whole report is there already anyway.
     models = st.session_state.get("_page") in MODEL_PAGES or (dataset_id, settings.key(), True) in _computed()
     key = (dataset_id, settings.key(), models)

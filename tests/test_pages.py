@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -144,6 +146,26 @@ def test_sections_are_made_in_the_background_and_a_page_reads_them(sample, monke
     want = build_report(tables, settings, models=False)
     assert_frame_equal(report.frames["retention_rate"], want.frames["retention_rate"])
     assert_frame_equal(report.customers, want.customers)
+
+
+def test_background_work_skips_a_view_left_and_runs_at_a_lower_priority(sample, monkeypatch):
+    """A view's sections are skipped when the reader asked for another view before they start, even while that
+    view's report is still being computed (it would compete with it); the workers run niced (Linux)."""
+    from pages import _shared
+
+    _, dataset_id, _ = sample
+    monkeypatch.setenv("OMNI_PREFETCH_TOUCHES", "1")
+    settings = Settings(session_gap_minutes=32)
+    at = app(session_gap_minutes="32")
+    assert not problems(at)
+    assert _shared._newest()["view"] == (dataset_id, settings.key())  # set by the view, before its report
+    # the reader asks for another view within SECTIONS_DELAY_SECONDS: view() marks it first thing
+    _shared._newest()["view"] = (dataset_id, Settings(session_gap_minutes=33).key())
+    assert _shared._sections_worker()[1][(dataset_id, settings.key())].result(timeout=60) is False
+    assert _shared._report(dataset_id, settings, False).table._make is not None  # not made
+    for executor, _jobs in (_shared._sections_worker(), _shared._background()):
+        nice = executor.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
+        assert nice == _shared.BACKGROUND_NICE
 
 
 def test_channel_filter_in_the_url_changes_the_tiles(sample):
