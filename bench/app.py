@@ -132,6 +132,12 @@ def main() -> None:
         say(f"{label} {Path(page).stem}: {took:.2f} s{check(f'{label} {Path(page).stem}', took, SWITCH_GOAL)}"
             f"{problems(at)}")
 
+    def report_steps() -> None:
+        """The steps of the report just computed (and of any other logged since the last call)."""
+        if steps.lines:
+            say("  steps: " + "; ".join(steps.lines))
+        steps.lines.clear()
+
     def background_models() -> float:
         """Wait for the models the app started in the background after the first render; seconds waited."""
         from pages import _shared
@@ -185,7 +191,7 @@ def main() -> None:
         took = time.perf_counter() - t0
         say(f"period = quarter on the Overview (a new report): {took:.1f} s"
             f"{check('period change (new report)', took, SWITCH_GOAL)}{problems(at)}")
-        steps.lines.clear()
+        report_steps()
     segment = next((m for m in at.multiselect if m.label == "segment"), None)
     if segment is not None and segment.options:
         t0 = time.perf_counter()
@@ -193,6 +199,7 @@ def main() -> None:
         took = time.perf_counter() - t0
         say(f"segment = {segment.options[0]} on the Overview (a new report): {took:.1f} s"
             f"{check('segment change (new report)', took, SWITCH_GOAL)}{problems(at)}")
+        report_steps()
         next(m for m in at.multiselect if m.label == "segment").set_value([]).run()
     dates = next((d for d in at.date_input if d.label == "Date range"), None)
     if dates is not None and isinstance(dates.value, tuple | list) and len(dates.value) == 2:
@@ -203,6 +210,7 @@ def main() -> None:
         took = time.perf_counter() - t0
         say(f"start date = {start} on the Overview (a new report): {took:.1f} s"
             f"{check('start date change (new report)', took, SWITCH_GOAL)}{problems(at)}")
+        report_steps()
         # an end date is an earlier as_of: a view of the latest cut (its touches and sessions are not made again)
         for label, window in (("end date", (start, high - (high - low) // 8)),
                               ("start date cleared, end date kept", (low, high - (high - low) // 8)),
@@ -212,6 +220,7 @@ def main() -> None:
             took = time.perf_counter() - t0
             say(f"{label}: {window[0]} – {window[1]} on the Overview (an earlier as_of, a new report): "
                 f"{took:.1f} s{check(f'{label} change (new report)', took, SWITCH_GOAL)}{problems(at)}")
+            report_steps()
     say(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GB")
     say("goals met" if not misses else "goals missed: " + "; ".join(misses))
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from threading import Lock
 from typing import Any, TypeVar
 
 import narwhals as nw
@@ -32,6 +33,23 @@ def beside(make: Callable[[], T]) -> Callable[[], T]:
     future = pool.submit(make)
     pool.shutdown(wait=False)  # the thread ends with its one task
     return future.result
+
+
+class Later:
+    """A value made on first read, once, by `make` (thread-safe): the parts of a report that only some pages
+    read — its sections — so that a filter change on a million customers redraws the Overview without them; the
+    arrays of a view's places (KeptPlaces)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make: Callable[[], Any] | None = make
+        self._value: Any = None
+        self._lock = Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._make is not None:
+                self._value, self._make = self._make(), None
+        return self._value
 
 
 def lazy(frame: Any) -> nw.LazyFrame:
@@ -360,6 +378,43 @@ def _pl_sessions(t: pl.DataFrame, gap_minutes: int) -> pl.DataFrame:
     return named
 
 
+class KeptPlaces:
+    """One view's places in a SessionIndex (`mask`: booleans in touch order, SessionIndex.mask's or view's) and
+    the arrays gathered at them, each made on first use, once (thread-safe): the view's per-customer facts, its
+    funnel cells and its customer-days read the same customer codes, days and flags — and its facts and
+    customer-days the same distinct customer-days — instead of each gathering them from millions of places.
+    Made per report (its arrays are a few hundred MB on a million customers; a memo keeps the mask alone)."""
+
+    def __init__(self, index: SessionIndex, mask: np.ndarray) -> None:
+        self.index, self.mask = index, mask
+        self._made: dict[str, Later] = {}
+        self._lock = Lock()
+
+    def _once(self, name: str, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            later = self._made.setdefault(name, Later(make))
+        return later.get()
+
+    def any(self) -> bool:
+        return self._once("any", lambda: bool(self.mask.any()))
+
+    def c(self) -> np.ndarray:
+        """Each place's customer code."""
+        return self._once("c", lambda: self.index.customer_at[self.mask])
+
+    def day(self) -> np.ndarray:
+        """Each place's day (days since 1970-01-01)."""
+        return self._once("day", lambda: self.index.day_at[self.mask])
+
+    def flags(self) -> np.ndarray:
+        """Each place's flags (SessionIndex._flags)."""
+        return self._once("flags", lambda: self.index._flags()[self.mask])
+
+    def distinct_days(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct (customer code, day) pairs, in that order (_distinct_days)."""
+        return self._once("days", lambda: _distinct_days(self.c(), self.day()))
+
+
 class SessionIndex:
     """The sessions of every view of one cut's touches, from one sessionising of all of them.
 
@@ -551,22 +606,30 @@ class SessionIndex:
             self._flags_at = flags[self.row_at]
         return self._flags_at
 
-    def places(self, kept: np.ndarray) -> TouchPlaces:
-        """A view's touches (`view`'s or `mask`'s places) in (customer, touch_seq) order, for its per-customer
-        facts."""
-        flags = self._flags()[kept]
-        return TouchPlaces(self.customer_at[kept], self.day_at[kept],
-                           (flags >> np.uint32(4)).astype(np.uint16 if len(self.channels) < 2**16 else np.int64),
-                           (flags & np.uint32(1)).astype(bool), self.row_at[kept], self.touches, self.by_id())
+    def kept(self, kept: np.ndarray | KeptPlaces) -> KeptPlaces:
+        """A view's places (`view`'s or `mask`'s booleans) with the arrays its figures share (KeptPlaces)."""
+        return kept if isinstance(kept, KeptPlaces) else KeptPlaces(self, kept)
 
-    def stage_cells(self, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """A view's (`view`'s or `mask`'s places) best funnel stage (-1: none) and whether they bought, per
-        customer code × channel code: what window_tables counts, for this view and any narrower by channels or
-        customers (window_tables). None when a stage rank is not known or the tables would be too large."""
-        flags = self._flags()[kept]
+    def places(self, kept: np.ndarray | KeptPlaces) -> TouchPlaces:
+        """A view's touches (`view`'s or `mask`'s places, or their KeptPlaces) in (customer, touch_seq) order,
+        for its per-customer facts."""
+        k = self.kept(kept)
+        flags = k.flags()
+        return TouchPlaces(k.c(), k.day(),
+                           (flags >> np.uint32(4)).astype(np.uint16 if len(self.channels) < 2**16 else np.int64),
+                           (flags & np.uint32(1)).astype(bool), self.row_at[k.mask], self.touches, self.by_id(),
+                           k.distinct_days)
+
+    def stage_cells(self, kept: np.ndarray | KeptPlaces) -> tuple[np.ndarray, np.ndarray] | None:
+        """A view's (`view`'s or `mask`'s places, or their KeptPlaces) best funnel stage (-1: none) and whether
+        they bought, per customer code × channel code: what window_tables counts, for this view and any narrower
+        by channels or customers (window_tables). None when a stage rank is not known or the tables would be too
+        large."""
+        k = self.kept(kept)
+        flags = k.flags()
         if not self.stages_known:
             return None
-        return _stage_cells(self.customer_at[kept], flags >> np.uint32(4), (flags >> np.uint32(1)) & np.uint32(7),
+        return _stage_cells(k.c(), flags >> np.uint32(4), (flags >> np.uint32(1)) & np.uint32(7),
                             (flags & np.uint32(1)).astype(bool), len(self.channels), len(self.offset))
 
     def window_tables(self, cells: tuple[np.ndarray, np.ndarray], orders: pl.DataFrame | None,
@@ -591,18 +654,16 @@ class SessionIndex:
                                             | (self.channel[1:] == self.channel[:-1])))
         return self._one_channel
 
-    def customer_days(self, kept: np.ndarray) -> pl.DataFrame:
-        """touch_days of a view (`view`'s places): in touch order a customer's days do not decrease, so each
-        distinct (customer, day) is a run."""
-        c, day = self.customer_at[kept], self.day_at[kept]
-        first = np.ones(len(c), dtype=bool)
-        first[1:] = (c[1:] != c[:-1]) | (day[1:] != day[:-1])
-        return pl.DataFrame({"c": c[first], "day": day[first].astype(np.int64)},
-                            schema={"c": pl.UInt32, "day": pl.Int64})
+    def customer_days(self, kept: np.ndarray | KeptPlaces) -> pl.DataFrame:
+        """touch_days of a view (`view`'s or `mask`'s places, or their KeptPlaces)."""
+        c, day = self.kept(kept).distinct_days()
+        return pl.DataFrame({"c": c, "day": day.astype(np.int64)}, schema={"c": pl.UInt32, "day": pl.Int64})
 
-    def days(self, view: pl.DataFrame | np.ndarray) -> pl.DataFrame:
-        """session_days of a view of the cut (its touches, or `view`'s places)."""
-        kept = self.view(view) if isinstance(view, pl.DataFrame) else view
+    def days(self, view: pl.DataFrame | np.ndarray | KeptPlaces) -> pl.DataFrame:
+        """session_days of a view of the cut (its touches, or `view`'s or `mask`'s places, or their
+        KeptPlaces)."""
+        kept = self.view(view) if isinstance(view, pl.DataFrame) else view.mask if isinstance(view, KeptPlaces) \
+            else view
         kept = kept[self.order]
         at = np.flatnonzero(kept)  # the kept places in session order
         session = self.session[at]
@@ -1140,6 +1201,7 @@ class TouchPlaces:
     rows: np.ndarray
     source: pl.DataFrame
     by_id: np.ndarray | None = None  # the codes of all touch customers (0, 1, …) in customer_id order, when known
+    distinct_days: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None  # _distinct_days(c, day), when shared
 
     @classmethod
     def of(cls, t: pl.DataFrame) -> TouchPlaces:
@@ -1206,7 +1268,6 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
     c_p, day_p, ch_p, buy_p = p.c, p.day, p.channel, p.buy
     low = int(day_p.min()) if orders is None or orders.is_empty() else \
         min(int(day_p.min()), int(orders["timestamp"].min().date().toordinal()) - 719_163)
-    day_p = day_p - low
     new_c = _run_starts(c_p)  # a customer's first place
     starts = np.flatnonzero(new_c)
     toucher = c_p[starts]  # the customers with a touch, ascending
@@ -1216,8 +1277,12 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
     if orders is not None and len(oc):
         od = order_days(orders) if days is None else days
         od_c, od_day = od["c"].to_numpy(), od["day"].to_numpy() - low
-    width = max(1, (max(int(day_p.max()), as_of_day - low)).bit_length())
-    by_day = beside(lambda: _active_days(c_p, day_p, od_c, od_day, width))
+    def by_day() -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # days from `low`, which packs them into fewer bits
+        if p.distinct_days is None:
+            return _active_days(c_p, day_p - low, od_c, od_day)
+        tc, td = p.distinct_days()
+        return _active_days(c_p, day_p, od_c, od_day, (tc, td - low))
+    by_day = beside(by_day)
     # n_channels: the distinct channels of a customer's touches and orders, as cells of a customer × channel
     # table (a scatter of millions of places costs a fraction of reducing them per customer)
     k = missing + 1
@@ -1279,37 +1344,55 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
 
 
 def _active_days(c: np.ndarray, day: np.ndarray, od_c: np.ndarray, od_day: np.ndarray,
-                 width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 touch_days: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(active days, the last active day, own_gap) of each customer with a place or an order day, in code order:
     from places' codes and days in (customer, time) order and order days' codes and days in (code, day) order
-    (days from the same origin, below 2**width)."""
-    # the distinct active days (touches and orders) in (customer, day) order: both lists are sorted, so a
-    # stable sort of the two merges them
-    if not len(c) and not len(od_c):
+    (days from the same origin, not negative); `touch_days`: the places' distinct (code, day) pairs
+    (_distinct_days) when known."""
+    tc, td = touch_days if touch_days is not None else _distinct_days(c, day)
+    if not len(tc) and not len(od_c):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
-    keys = (c.astype(np.uint64) << np.uint64(width)) | day.astype(np.uint64)  # (customer, day) as one number
-    keys = keys[_run_starts(keys)]
-    if len(od_c):
-        okeys = (od_c.astype(np.uint64) << np.uint64(width)) | od_day.astype(np.uint64)
-        keys = np.sort(np.concatenate([keys, okeys]), kind="stable")
-        keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
-    kc, kd = (keys >> np.uint64(width)).astype(np.int64), (keys & np.uint64((1 << width) - 1)).astype(np.int64)
-    kstarts = _runs(kc)
-    active = np.diff(np.append(kstarts, len(kc)))
-    last_day = kd[np.append(kstarts[1:], len(kc)) - 1]
-    # own_gap: the median gap between a customer's active days, from the gaps sorted within each customer
-    later = np.r_[False, kc[1:] == kc[:-1]]
-    gaps = np.diff(kd, prepend=0)[later]
-    gap_bits = max(1, int(gaps.max()).bit_length()) if len(gaps) else 1
-    sorted_gaps = (np.sort((kc[later].astype(np.uint64) << np.uint64(gap_bits)) | gaps.astype(np.uint64))
-                   & np.uint64((1 << gap_bits) - 1)).astype(np.float64)
+    if len(od_c):  # both lists are in (customer, day) order: one sort of the two packed merges them
+        width = max(1, int(max(td.max() if len(td) else 0, od_day.max())).bit_length())
+        code_bits = max(1, int(max(tc.max() if len(tc) else 0, od_c.max())).bit_length())
+        kind = np.uint32 if code_bits + width <= 32 else np.uint64  # numpy sorts 32-bit values 2-3 times faster
+        keys = np.concatenate([(tc.astype(kind) << kind(width)) | td.astype(kind),
+                               (od_c.astype(kind) << kind(width)) | od_day.astype(kind)])
+        keys.sort()
+        keys = keys[_run_starts(keys)]
+        tc, td = keys >> kind(width), keys & kind((1 << width) - 1)
+    kstarts = np.flatnonzero(_run_starts(tc))
+    active = np.diff(np.append(kstarts, len(tc)))
+    last_day = td[np.append(kstarts[1:], len(tc)) - 1].astype(np.int64)
+    # own_gap: the median gap between a customer's active days, from the gaps sorted within each customer: each
+    # gap packed with its customer's code above it, so that one sort orders them by customer, then by size
+    later = tc[1:] == tc[:-1]
+    gaps = np.diff(td)[later]
     n_gaps = active - 1
-    first_gap = np.cumsum(n_gaps) - n_gaps
     has_gap = n_gaps > 0
     own_gap = np.full(len(kstarts), np.nan)
-    lo, hi = first_gap[has_gap] + (n_gaps[has_gap] - 1) // 2, first_gap[has_gap] + n_gaps[has_gap] // 2
-    own_gap[has_gap] = (sorted_gaps[lo] + sorted_gaps[hi]) / 2
+    if len(gaps):
+        gap_bits = max(1, int(gaps.max()).bit_length())
+        kind = np.uint32 if max(1, len(kstarts).bit_length()) + gap_bits <= 32 else np.uint64
+        packed = np.repeat(np.arange(len(kstarts), dtype=kind), n_gaps)  # a gap's customer: its number here
+        packed <<= kind(gap_bits)
+        packed |= gaps.astype(kind)
+        packed.sort()
+        first_gap = np.cumsum(n_gaps) - n_gaps
+        lo = first_gap[has_gap] + (n_gaps[has_gap] - 1) // 2
+        hi = first_gap[has_gap] + n_gaps[has_gap] // 2
+        mask = kind((1 << gap_bits) - 1)
+        own_gap[has_gap] = ((packed[lo] & mask).astype(np.float64) + (packed[hi] & mask)) / 2
     return active, last_day, own_gap
+
+
+def _distinct_days(c: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (code, day) pairs of places in (customer, time) order — a customer's days do not decrease,
+    so each pair is a run — in that order."""
+    first = np.ones(len(c), dtype=bool)
+    np.not_equal(c[1:], c[:-1], out=first[1:])
+    first[1:] |= day[1:] != day[:-1]
+    return c[first], day[first]
 
 
 def _steps(c: np.ndarray, channel: np.ndarray, first: np.ndarray, channel_names: pl.Series) -> pl.Series:

@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from omni_metrics import engine
+from omni_metrics.engine import Later
 from omni_metrics.metrics import acquisition, clv_history, cohorts, conversion, journeys, nps, rfm, silence
 from omni_metrics.metrics.conversion import div, ratio
 from omni_metrics.schema import EVENT_STAGE, STAGE_RANK
@@ -175,22 +176,6 @@ class Report:
 
     def to_json(self) -> str:
         return json.dumps(self.data, indent=2, ensure_ascii=False, default=str)
-
-
-class Later:
-    """A value made on first read, once, by `make` (thread-safe): the parts of a report that only some pages
-    read — its sections — so that a filter change on a million customers redraws the Overview without them."""
-
-    def __init__(self, make: Callable[[], Any]) -> None:
-        self._make: Callable[[], Any] | None = make
-        self._value: Any = None
-        self._lock = Lock()
-
-    def get(self) -> Any:
-        with self._lock:
-            if self._make is not None:
-                self._value, self._make = self._make(), None
-        return self._value
 
 
 class LazyDict(dict):
@@ -746,15 +731,18 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         # the view as a mask of the cut's places (its lifetime's; its window's from the start on); a cut made
         # of a later cut's rows keeps its places up to its own as_of
         until = as_of if as_of < cut.as_of else None
-        chosen, kept_all = memo.get(("mask", as_of, *_filters(settings)),
+        chosen, mask_all = memo.get(("mask", as_of, *_filters(settings)),
                                     lambda: _view_places(index, settings, prep, until))
+        # the arrays at the view's places, shared by its facts and (without a start date) its window
+        kept_all = index.kept(mask_all)
         kept = kept_all if start is None else \
-            index.mask(settings.channels or (), chosen, (settings.start - date(1970, 1, 1)).days, until)
+            index.kept(index.mask(settings.channels or (), chosen, (settings.start - date(1970, 1, 1)).days, until))
         whole = memo.peek(("window", as_of, None, (), settings.engine, settings.start, gap)) \
             if settings.channels or settings.segments else None
     facts_key = ("facts", *view)
     # the journey steps, when the facts leave them out, on first use: from the same places
-    steps = (lambda: engine.journey_steps(index.places(kept_all))) if index is not None else None
+    # (from the mask: the report may be kept long, its arrays need not be)
+    steps = (lambda: engine.journey_steps(index.places(mask_all))) if index is not None else None
 
     def make_facts() -> pl.DataFrame:
         return _customer_facts(memo, e, prep, settings, view, o_days, index, kept_all)
@@ -1044,11 +1032,11 @@ class _Window:
 
     @classmethod
     def of(cls, e: _EngineFrames, gap_minutes: int, index: engine.SessionIndex | None,
-           order_days: pl.DataFrame | None = None, kept: np.ndarray | None = None, whole: _Window | None = None,
-           channels: tuple[str, ...] = (), chosen: np.ndarray | None = None) -> _Window:
+           order_days: pl.DataFrame | None = None, kept: engine.KeptPlaces | None = None,
+           whole: _Window | None = None, channels: tuple[str, ...] = (), chosen: np.ndarray | None = None) -> _Window:
         """From the window's touches, or on polars from the cut's session `index` and the window's places in
-        it (`kept`: SessionIndex.mask), without the touches. `whole`: the window of the same start without the
-        channel and segment filters (`channels`, `chosen`: SessionIndex.chosen), when there is one: the
+        it (`kept`: SessionIndex.mask's, with their arrays), without the touches. `whole`: the window of the
+        same start without the channel and segment filters (`channels`, `chosen`: SessionIndex.chosen), when there is one: the
         window's funnel tables are its tables narrowed, and under a channel filter alone, its sessions too when
         no session spans channels. `order_days`: engine.order_days of the whole history's orders (those of the
         window when no start)."""
@@ -1090,7 +1078,7 @@ def _view_places(index: engine.SessionIndex, settings: Settings, prep: Prepared,
 
 def _customer_facts(memo: Memo, e: _EngineFrames, prep: Prepared, settings: Settings, view: tuple,
                     order_days: pl.DataFrame | None, index: engine.SessionIndex | None,
-                    kept: np.ndarray | None) -> pl.DataFrame:
+                    kept: engine.KeptPlaces | None) -> pl.DataFrame:
     """The engine's lifetime per-customer facts; on polars from the view's places in the cut's session `index`
     (`kept`). Under a segment filter, the segment's rows of the facts without it when the memo holds those: a
     customer's facts depend on their own rows only."""

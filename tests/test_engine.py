@@ -416,3 +416,30 @@ def test_order_facts_by_runs_equal_the_grouped_ones(sample_tables):
         assert engine._in_order(frame.select(pl.col("customer_code").alias("c"), "timestamp", "order_id")) \
             == (frame is orders)
     assert runs.height > 100
+
+
+@pytest.mark.parametrize("day_span", [700, 2**28])  # days that pack into 32 bits with the codes, and that do not
+def test_active_days_equal_a_grouped_count_and_median(day_span):
+    """_active_days (the distinct active days of places and order days merged, the last one and the median gap
+    between them) equals grouping the union of the (customer, day) pairs, for customers with touches only,
+    orders only, both, one active day and an even number of gaps; on small days and on days too wide to pack
+    into 32 bits."""
+    rng = np.random.default_rng(5)
+    c = np.sort(rng.integers(0, 300, 5_000)).astype(np.uint32)
+    day = rng.integers(0, day_span, 5_000)
+    order = np.lexsort((day, c))
+    c, day = c[order], day[order].astype(np.int32 if day_span < 2**31 else np.int64)
+    od = pl.DataFrame({"c": rng.integers(250, 400, 800).astype(np.uint32), "day": rng.integers(0, day_span, 800)}) \
+        .unique().sort("c", "day")
+    od_c, od_day = od["c"].to_numpy(), od["day"].to_numpy()
+    active, last_day, own_gap = engine._active_days(c, day, od_c, od_day)
+    pairs = pl.concat([pl.DataFrame({"c": c, "day": day.astype(np.int64)}), od]).unique().sort("c", "day")
+    want = pairs.with_columns(gap=(pl.col("day") - pl.col("day").shift(1)).over("c").cast(pl.Float64)) \
+        .group_by("c", maintain_order=True).agg(active=pl.len(), last=pl.col("day").max(), own=pl.col("gap").median())
+    assert want["active"].to_list() == active.tolist()
+    assert want["last"].to_list() == last_day.tolist()
+    assert want["own"].to_list() == [None if np.isnan(x) else x for x in own_gap]
+    assert {1, 2, 3} <= set(active.tolist())  # one day (no gap), one gap, two gaps (a median of two)
+    # the touch days given as known: the same
+    got = engine._active_days(c, day, od_c, od_day, engine._distinct_days(c, day))
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(got, (active, last_day, own_gap), strict=True))
