@@ -192,10 +192,8 @@ def _still_shown(dataset_id: str, settings: Settings) -> bool:
 def _low_priority() -> None:
     """Run this worker thread at a lower CPU priority (Linux: a thread's own nice value), so that a report the
     reader waits for gets the cores first; the work done on polars' own threads keeps its priority."""
-    try:
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: the same priority as the rest
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
-    except (AttributeError, OSError):  # not Linux, or not allowed: the same priority as the rest
-        pass
 
 
 @st.cache_resource(show_spinner=False)
