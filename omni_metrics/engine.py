@@ -812,12 +812,12 @@ def _window_figures(best: np.ndarray, bought: np.ndarray, names: list[str | None
                     orders: pl.DataFrame | None) -> dict[str, Any] | None:
     """window_tables from _stage_cells' tables (`names`: each column's channel) and the view's orders (None
     when their customers are not coded)."""
-    reached = best >= 0  # customer × channel: a touch there
-    used = np.flatnonzero(reached.any(axis=0))
-    people = pl.DataFrame({"channel": [names[c] for c in used], "visitors": reached.sum(axis=0)[used],
-                           "buyers": bought.sum(axis=0)[used]},
+    per_column, overall = _best_counts(best)  # a channel's visitors: the sum of its counts
+    visitor = overall >= 0
+    used = [c for c, counts in enumerate(per_column) if counts.sum()]
+    people = pl.DataFrame({"channel": [names[c] for c in used], "visitors": [int(per_column[c].sum()) for c in used],
+                           "buyers": bought[:, used].sum(axis=0) if used else []},
                           schema={"channel": pl.String, "visitors": pl.Int64, "buyers": pl.Int64})
-    visitor = reached.any(axis=1)
     anyone = visitor
     if orders is not None and orders.height:
         if "customer_code" not in orders.columns or orders["customer_code"].null_count():
@@ -828,7 +828,7 @@ def _window_figures(best: np.ndarray, bought: np.ndarray, names: list[str | None
         anyone[order_codes] = True
     counts = {"customers": int(anyone.sum()), "visitors": int(visitor.sum()),
               "buyers": int(bought.any(axis=1).sum())}
-    return {"people": people, "counts": counts, "funnel": _funnel_frame(best, names)}
+    return {"people": people, "counts": counts, "funnel": _funnel_frame(per_column, overall, names)}
 
 
 def _day_period(period: str) -> pl.Expr:
@@ -935,7 +935,7 @@ def _pl_funnel_table(t: pl.DataFrame) -> pl.DataFrame | None:
     best = np.full((customers, columns), -1, dtype=np.int16)
     np.maximum.at(best, (code.to_numpy(), channel.fill_null(missing).to_numpy()),
                   t["stage_rank"].cast(pl.Int16).to_numpy())
-    return _funnel_frame(best, _names(lookup, columns))
+    return _funnel_frame(*_best_counts(best), _names(lookup, columns))
 
 
 def _names(lookup: pl.DataFrame, size: int) -> list[str | None]:
@@ -946,14 +946,17 @@ def _names(lookup: pl.DataFrame, size: int) -> list[str | None]:
     return names
 
 
-def _funnel_frame(best: np.ndarray, names: list[str | None]) -> pl.DataFrame:
-    """funnel_best's frame from a customers × channels table of best stages (-1: no touch there); `names` the
-    channel of each column (None: the missing channel)."""
-    rows: list[tuple[str | None, int, int]] = []
-    for column in range(best.shape[1]):
-        counts = np.bincount(best[:, column][best[:, column] >= 0])
-        rows += [(names[column], stage, int(n)) for stage, n in enumerate(counts) if n]
-    overall = best.max(axis=1)
+def _best_counts(best: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """From a customers × channels table of best stages (-1: no touch there): the customers per best stage of
+    each channel, and each customer's best stage over all channels (-1: none)."""
+    per_column = [np.bincount(column[column >= 0]) for column in best.T]
+    overall = best.max(axis=1) if best.shape[1] else np.full(len(best), -1, dtype=best.dtype)
+    return per_column, overall
+
+
+def _funnel_frame(per_column: list[np.ndarray], overall: np.ndarray, names: list[str | None]) -> pl.DataFrame:
+    """funnel_best's frame from _best_counts; `names` the channel of each column (None: the missing channel)."""
+    rows = [(names[c], stage, int(n)) for c, counts in enumerate(per_column) for stage, n in enumerate(counts) if n]
     rows += [(None, stage, int(n)) for stage, n in enumerate(np.bincount(overall[overall >= 0])) if n]
     return pl.DataFrame(rows, schema={"channel": pl.String, "stage_rank": pl.Int8, "customers": pl.Int64},
                         orient="row")
