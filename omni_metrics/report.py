@@ -718,7 +718,7 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     # what the lifetime figures depend on besides the dataset; the window's add the start and the session gap
     view = (as_of, *_filters(settings), settings.engine)
     # each buyer's orders per day (polars): the facts, the cohort grid and, without a start date, the trend's
-    o_days = memo.get(("order_days", *view), lambda: engine.order_days(orders_all)) \
+    o_days = memo.get(("order_days", *view), lambda: _order_days(memo, prep, view)) \
         if settings.engine == "polars" and isinstance(orders_all, pl.DataFrame) else None
 
     say("sessions and conversion")
@@ -1066,6 +1066,18 @@ class _Window:
                    orders, tables["counts"], conversion.funnel(tables["funnel"]), touch_days,
                    (order_days if order_days is not None and e.orders is e.orders_all else engine.order_days(e.orders))
                    if e.orders is not None else None, cells)
+
+
+def _order_days(memo: Memo, prep: Prepared, view: tuple) -> pl.DataFrame:
+    """engine.order_days of a cut's orders (`view`: its memo key's as_of, filters and engine). A cut at the end
+    of a day made of a later cut's rows keeps every order of the later cut up to that day: its days are those of
+    the later cut's (when the memo holds them) up to that day, not worked out again."""
+    as_of, root = view[0], prep.root
+    if root is not None and root.as_of > as_of and as_of.time() == time.max:
+        later = memo.peek(("order_days", root.as_of, *view[1:]))
+        if later is not None:
+            return later.filter(pl.col("day") <= (as_of.date() - date(1970, 1, 1)).days)
+    return engine.order_days(prep.orders)
 
 
 def _view_places(index: engine.SessionIndex, settings: Settings, prep: Prepared,

@@ -309,6 +309,23 @@ def test_a_memo_gives_the_reports_built_without_it(sample_tables):
         and len(memo._parts) <= 2 * len(kinds)
 
 
+def test_an_end_dates_order_days_are_the_latest_cuts_up_to_that_day(sample_tables):
+    """Through the Memo an end date's orders per customer-day are the latest cut's up to that day (not worked
+    out again): the same frame as from its own orders; a mid-day as_of works them out."""
+    from omni_metrics import engine
+
+    tables, memo = sample_tables.tables, Memo()
+    build_report(tables, Settings(channels=("web", "store")), models=False, memo=memo)
+    for query in ({"end": "2025-10-31", "channels": "web,store"}, {"as_of": "2025-10-31T12:00:00",
+                                                                  "channels": "web,store"}):
+        settings = Settings.from_query(query)
+        build_report(tables, settings, models=False, memo=memo)
+        prep = prepare(tables, settings, memo)  # the latest cut's rows, with its customer codes
+        got = memo.peek(("order_days", prep.as_of, settings.channels, (), "polars"))
+        assert_frame_equal(got, engine.order_days(prep.orders))
+        assert got["day"].max() == (prep.as_of.date() - date(1970, 1, 1)).days
+
+
 def test_an_earlier_as_of_before_any_purchase_interaction_is_cut_from_the_tables(sample_tables):
     """Orders become purchase touches when the interactions up to as_of hold no purchase (DATA.md): an end date
     before the first purchase interaction turns them on, so that cut cannot be rows of the latest one. Through
