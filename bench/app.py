@@ -9,8 +9,9 @@ so a second run skips the generation. Prints the figures and writes them to benc
 
 - the first render of the Overview: loads the dataset and computes the report, with the report's steps as the
   progress box shows them and how long each took (logged by pages/_shared.py);
-- a switch to every descriptive page (the cached report: goal < 2 s each); then the wait for the models and
-  attribution that the app starts in the background after the first render, and a switch to each model page;
+- a switch to every descriptive page (the cached report: goal < 2 s each); a filter change while the models and
+  attribution that the app starts in the background after the first render are computed, and back; then the
+  wait for them, and a switch to each model page;
 - a filter change (a new report for the new settings), then page switches and a switch back to the first
   settings (cached again); a period, a segment and a start date change on the Overview; then two end date changes
   (an earlier as_of: a view of the latest cut, see report.prepare).
@@ -81,6 +82,7 @@ def main() -> None:
     from streamlit.testing.v1 import AppTest
 
     from omni_metrics.store import Store
+    from pages import _shared
 
     steps = Steps()
     logger = logging.getLogger("omni_metrics.app")
@@ -140,8 +142,6 @@ def main() -> None:
 
     def background_models() -> float:
         """Wait for the models the app started in the background after the first render; seconds waited."""
-        from pages import _shared
-
         t0 = time.perf_counter()
         for job in list(_shared._background()[1].values()):
             job.result()
@@ -150,6 +150,24 @@ def main() -> None:
     # The reader looks around the descriptive pages while the models are computed in the background.
     for page in DESCRIPTIVE:
         switch(page, "switch to")
+    # ... and changes a filter while they are (the workers run at a lower priority: how much does it cost?)
+    jobs = list(_shared._background()[1].values())
+    while jobs and not jobs[-1].running() and not jobs[-1].done():
+        time.sleep(0.2)
+    time.sleep(2.0)  # well into the models
+    busy = bool(jobs) and jobs[-1].running()
+    switch("pages/overview.py", "switch to")
+    channels = next((m for m in at.multiselect if m.label == "Channels"), None)
+    if channels is not None:
+        t0 = time.perf_counter()
+        channels.set_value(["web", "app"]).run()
+        took = time.perf_counter() - t0
+        say(f"filter change while the models are computed in the background{'' if busy else ' (they were not)'} "
+            f"(channels = web, app; a new report): {took:.1f} s"
+            f"{check('filter change beside the models', took, SWITCH_GOAL)}{problems(at)}")
+        t0 = time.perf_counter()
+        next(m for m in at.multiselect if m.label == "Channels").set_value([]).run()
+        say(f"  and back to all channels (cached report): {time.perf_counter() - t0:.2f} s")
     waited = background_models()
     say(f"the models and attribution, started in the background at the first render, were ready "
         f"{time.perf_counter() - rendered:.1f} s after it (waited {waited:.1f} s here); a model page opened "
