@@ -655,14 +655,18 @@ def add_models(report: Report, progress: Callable[[str], None] | None = None) ->
     settings, say = report.settings, progress or (lambda _msg: None)
     say("models")
     facts = inputs.facts
+    engine.pause_point()
     clv_dict, clv_frame = _clv(inputs.orders, inputs.as_of, settings, facts)
     if clv_frame is not None:
         facts = facts.join(clv_frame, on="customer_id", how="left")
+    engine.pause_point()
     churn_dict, churn_frame = _churn(inputs.touches, inputs.orders, inputs.surveys, inputs.as_of, settings)
     if churn_frame is not None:
         facts = facts.join(churn_frame, on="customer_id", how="left")
     say("attribution")
+    engine.pause_point()
     attribution, attribution_error = _attribution(inputs.touches, inputs.orders, settings)
+    engine.pause_point()
     customers_out = _customers_out(facts)
     data = report.data | {  # the same keys in the same order, three of them now filled
         "clv": clv_dict, "churn": churn_dict,
@@ -1165,6 +1169,7 @@ def _clv(orders, as_of, settings, facts):
         return {"error": "Predicted CLV is not available in this version."}, None
     if isinstance(orders, pl.DataFrame):
         summary = clv.clv_summary(orders, as_of)
+        engine.pause_point()
     else:  # Spark: the engine's per-customer facts are the summary (METRICS.md §4, day unit)
         summary = facts.filter(pl.col("orders") > 0).select("customer_id", "frequency", "recency", "T",
                                                              "monetary_value").sort("customer_id")

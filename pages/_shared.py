@@ -30,6 +30,7 @@ import polars as pl
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from omni_metrics import engine
 from omni_metrics.charts import channel_label
 from omni_metrics.downloads import to_csv_bytes
 from omni_metrics.html_report import render_html
@@ -105,9 +106,9 @@ PREFETCH_DELAY_SECONDS = 3.0
 # been shown this long, on a worker of their own, so that the first switch to such a page finds them made (or
 # waits only for the rest); a reader already gone to another view by then skips them.
 SECTIONS_DELAY_SECONDS = 0.5
-# Both background workers run at this nice value (Linux; 0–19, higher is lower priority): a filter change made
-# while they work gets the cores first.
-BACKGROUND_NICE = 10
+# The longest the models computed in the background pause at one pause point while a report the reader waits
+# for is computed (a filter change: one to two seconds on a million customers).
+PAUSE_SECONDS = 5.0
 
 
 def _prefetch_touches() -> int:
@@ -189,17 +190,46 @@ def _still_shown(dataset_id: str, settings: Settings) -> bool:
     return _newest().get("view") == (dataset_id, settings.key())
 
 
-def _low_priority() -> None:
-    """Run this worker thread at a lower CPU priority (Linux: a thread's own nice value), so that a report the
-    reader waits for gets the cores first; the work done on polars' own threads keeps its priority."""
-    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: the same priority as the rest
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+class _Foreground:
+    """How many reports a reader waits for are being computed in this process: the models computed ahead of time
+    pause at their pause points (engine.pause_point) while there is one, so that a filter change made while they
+    work gets both cores. A pause lasts PAUSE_SECONDS at most: the background never waits on the foreground for
+    long (and a foreground that waits on the background's own result cannot hold it up)."""
+
+    def __init__(self) -> None:
+        self._busy = 0
+        self.paused = 0  # background threads waiting at a pause point now
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def working(self):
+        with self._changed:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._busy -= 1
+                self._changed.notify_all()
+
+    def wait_idle(self) -> None:
+        with self._changed:
+            self.paused += 1
+            try:
+                self._changed.wait_for(lambda: self._busy == 0, timeout=PAUSE_SECONDS)
+            finally:
+                self.paused -= 1
+
+
+@st.cache_resource(show_spinner=False)
+def _foreground() -> _Foreground:
+    return _Foreground()
 
 
 @st.cache_resource(show_spinner=False)
 def _background() -> tuple[ThreadPoolExecutor, dict[tuple[str, str, bool], Future]]:
     """One worker for the models computed ahead of time, and its jobs by report key (process-wide)."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="omni-models", initializer=_low_priority), {}
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="omni-models"), {}
 
 
 def _prefetch_models(dataset_id: str, settings: Settings, tables: dict[str, pl.DataFrame]) -> None:
@@ -221,7 +251,8 @@ def _prefetch_models(dataset_id: str, settings: Settings, tables: dict[str, pl.D
         sleep(PREFETCH_DELAY_SECONDS)
         if not _still_shown(dataset_id, settings):  # the reader has moved on: the newer view's job comes next
             return
-        _report(dataset_id, settings, True)
+        with engine.pausing(_foreground().wait_idle):
+            _report(dataset_id, settings, True)
         _computed().add(key)
 
     jobs[key] = executor.submit(work)
@@ -230,7 +261,7 @@ def _prefetch_models(dataset_id: str, settings: Settings, tables: dict[str, pl.D
 @st.cache_resource(show_spinner=False)
 def _sections_worker() -> tuple[ThreadPoolExecutor, dict[tuple[str, str], Future]]:
     """One worker for the reports' sections made ahead of time, and its jobs by (dataset, settings)."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="omni-sections", initializer=_low_priority), {}
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="omni-sections"), {}
 
 
 def _prefetch_sections(dataset_id: str, settings: Settings, report: Report,
@@ -541,7 +572,7 @@ def view() -> View:
         _computed().add(key)
     else:
         holder = st.empty()  # the progress box goes away once the figures are there
-        with holder.status(loc.t("status.computing"), expanded=False) as status:
+        with holder.status(loc.t("status.computing"), expanded=False) as status, _foreground().working():
             try:
                 report = _report(dataset_id, settings, models,
                                  _progress=lambda message: status.update(label=_step_label(loc, message)))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -148,9 +147,10 @@ def test_sections_are_made_in_the_background_and_a_page_reads_them(sample, monke
     assert_frame_equal(report.customers, want.customers)
 
 
-def test_background_work_skips_a_view_left_and_runs_at_a_lower_priority(sample, monkeypatch):
+def test_background_work_skips_a_view_left_and_pauses_for_a_report_the_reader_waits_for(sample, monkeypatch):
     """A view's sections are skipped when the reader asked for another view before they start, even while that
-    view's report is still being computed (it would compete with it); the workers run niced (Linux)."""
+    view's report is still being computed (it would compete with it); the models computed in the background
+    pause while a report the reader waits for is computed, and go on when it is done."""
     from pages import _shared
 
     _, dataset_id, _ = sample
@@ -163,9 +163,19 @@ def test_background_work_skips_a_view_left_and_runs_at_a_lower_priority(sample, 
     _shared._newest()["view"] = (dataset_id, Settings(session_gap_minutes=33).key())
     assert _shared._sections_worker()[1][(dataset_id, settings.key())].result(timeout=60) is False
     assert _shared._report(dataset_id, settings, False).table._make is not None  # not made
-    for executor, _jobs in (_shared._sections_worker(), _shared._background()):
-        nice = executor.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
-        assert nice == _shared.BACKGROUND_NICE
+    # the models of a view shown, while a foreground report is being computed: they wait at a pause point
+    monkeypatch.setattr(_shared, "PAUSE_SECONDS", 120.0)
+    models = (dataset_id, Settings(session_gap_minutes=34).key(), True)
+    foreground = _shared._foreground()
+    with foreground.working():
+        assert not problems(app(session_gap_minutes="34"))
+        waited = 0.0
+        while foreground.paused == 0 and waited < 60:
+            time.sleep(0.1)
+            waited += 0.1
+        assert foreground.paused == 1 and not _shared._background()[1][models].done()
+    _shared._background()[1][models].result(timeout=120)
+    assert foreground.paused == 0 and models in _shared._computed()
 
 
 def test_channel_filter_in_the_url_changes_the_tiles(sample):
