@@ -99,7 +99,7 @@ MODEL_PAGES = frozenset({"customer_value", "silence", "journeys"})
 PREFETCH_TOUCHES = 250_000
 # The worker starts a view's models only once the reader has stayed on it this many seconds: a reader who goes
 # through several filter changes in a row does not have each new report compete for the two cores with the
-# models of the view just left (a filter change on a million customers: about 1 s alone, 2.5 s beside them).
+# models of the view just left (a filter change on a million customers: about 1.5 s alone, 2.6 s beside them).
 PREFETCH_DELAY_SECONDS = 3.0
 # The sections of a report that only some pages read (the cohort grid, silent moments, journeys, RFM, the
 # per-customer table: one to three seconds on a million customers) are made in the background once a view has
