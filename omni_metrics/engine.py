@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from threading import Lock
+from threading import Lock, local
 from typing import Any, TypeVar
 
 import narwhals as nw
@@ -37,7 +36,7 @@ def beside(make: Callable[[], T]) -> Callable[[], T]:
     return future.result
 
 
-_paused = threading.local()
+_paused = local()
 
 
 def pause_point() -> None:

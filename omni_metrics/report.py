@@ -1040,10 +1040,10 @@ class _Window:
            whole: _Window | None = None, channels: tuple[str, ...] = (), chosen: np.ndarray | None = None) -> _Window:
         """From the window's touches, or on polars from the cut's session `index` and the window's places in
         it (`kept`: SessionIndex.mask's, with their arrays), without the touches. `whole`: the window of the
-        same start without the channel and segment filters (`channels`, `chosen`: SessionIndex.chosen), when there is one: the
-        window's funnel tables are its tables narrowed, and under a channel filter alone, its sessions too when
-        no session spans channels. `order_days`: engine.order_days of the whole history's orders (those of the
-        window when no start)."""
+        same start without the channel and segment filters (`channels`, `chosen`: SessionIndex.chosen), when
+        there is one: the window's funnel tables are its tables narrowed, and under a channel filter alone, its
+        sessions too when no session spans channels. `order_days`: engine.order_days of the whole history's
+        orders (those of the window when no start)."""
         orders = engine.order_channels(e.orders) if e.orders is not None else None
         cells = None
         if index is None:
