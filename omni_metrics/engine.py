@@ -1387,7 +1387,7 @@ def _active_days(c: np.ndarray, day: np.ndarray, od_c: np.ndarray, od_day: np.nd
         keys.sort()
         keys = keys[_run_starts(keys)]
         tc, td = keys >> kind(width), keys & kind((1 << width) - 1)
-    kstarts = np.flatnonzero(_run_starts(tc))
+    kstarts = _runs(tc)
     active = np.diff(np.append(kstarts, len(tc)))
     last_day = td[np.append(kstarts[1:], len(tc)) - 1].astype(np.int64)
     # own_gap: the median gap between a customer's active days, from the gaps sorted within each customer: each
@@ -1415,8 +1415,7 @@ def _active_days(c: np.ndarray, day: np.ndarray, od_c: np.ndarray, od_day: np.nd
 def _distinct_days(c: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct (code, day) pairs of places in (customer, time) order — a customer's days do not decrease,
     so each pair is a run — in that order."""
-    first = np.ones(len(c), dtype=bool)
-    np.not_equal(c[1:], c[:-1], out=first[1:])
+    first = _run_starts(c)
     first[1:] |= day[1:] != day[:-1]
     return c[first], day[first]
 
