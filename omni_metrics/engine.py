@@ -499,6 +499,7 @@ class SessionIndex:
         self._flags_at: np.ndarray | None = None  # channel code, stage and purchase flag by place (_flags)
         self._known: pl.DataFrame | None = None  # each customer code's id (_ids)
         self.stages_known = True
+        self.stages = 1  # the cut's stage ranks are below this (set by _flags)
         self._one_channel: bool | None = None
         self._by_id: np.ndarray | None = None  # by_id
 
@@ -623,6 +624,7 @@ class SessionIndex:
             stage = t["stage_rank"] if "stage_rank" in t.columns else pl.Series([None] * t.height, dtype=pl.Int8)
             self.stages_known = not stage.null_count() and (stage.is_empty() or (int(stage.min()) >= 0
                                                                                  and int(stage.max()) < 8))
+            self.stages = int(stage.max()) + 1 if self.stages_known and not stage.is_empty() else 1
             stage = stage.to_numpy().astype(np.uint32) if self.stages_known else np.uint32(0)
             flags = (channel.fill_null(len(self.channels) - 1).to_numpy().astype(np.uint32) << np.uint32(4)) \
                 | (stage << np.uint32(1)) | (t["event_type"] == "purchase").fill_null(False).to_numpy()
@@ -650,10 +652,16 @@ class SessionIndex:
         large."""
         k = self.kept(kept)
         flags = k.flags()
-        if not self.stages_known:
+        customers, n = len(self.offset), len(self.channels)
+        if not self.stages_known or customers * n * self.stages > 4 * _PAIR_TABLE_CELLS:
             return None
-        return _stage_cells(k.c(), flags >> np.uint32(4), (flags >> np.uint32(1)) & np.uint32(7),
-                            (flags & np.uint32(1)).astype(bool), len(self.channels), len(self.offset))
+        # _stage_cells' (customer, channel, stage) cell as one number: the flags' channel and stage bits are
+        # channel × 8 + stage already (in place, in 32 bits where they fit: fewer and smaller arrays)
+        kind = np.uint32 if customers * n * 8 < 2**32 else np.uint64
+        at = k.c().astype(kind)
+        at *= kind(n * 8)
+        at += (flags >> np.uint32(1)).astype(kind, copy=False)
+        return _cells_reached(at, at[(flags & np.uint32(1)).astype(bool)] >> kind(3), customers, n, self.stages)
 
     def window_tables(self, cells: tuple[np.ndarray, np.ndarray], orders: pl.DataFrame | None,
                       channels: Collection[str] = (), customers: np.ndarray | None = None) -> dict[str, Any] | None:
@@ -700,11 +708,13 @@ class SessionIndex:
         bought[self.session[kept & self.buy]] = True
         converts = bought[self.session[first]]
         day = self.day[first]
-        low, days = int(day.min()), int(day.max() - day.min()) + 1
-        day = day.astype(np.int64)
-        cell = self.channel[first].astype(np.int64) * days + (day - low)  # (channel, day) as one number
+        low, days = int(day.min()), int(day.max()) - int(day.min()) + 1
+        cell = self.channel[first].astype(np.int64)  # (channel, day) as one number, worked out in place
+        cell *= days
+        cell += day
+        cell -= low
         sessions = np.bincount(cell, minlength=len(self.channels) * days)
-        converting = np.bincount(cell, weights=converts, minlength=len(self.channels) * days).astype(np.int64)
+        converting = np.bincount(cell[converts], minlength=len(self.channels) * days)
         present = np.flatnonzero(sessions)
         channel = pl.Series("channel", self.channels, dtype=pl.String)
         return pl.DataFrame({"channel": channel.gather(present // days), "day": present % days + low,
@@ -812,23 +822,31 @@ def _stage_cells(code: np.ndarray, channel: np.ndarray, stage: np.ndarray, buy: 
         return None
     cell = code.astype(np.int64) * k + channel
     if stages <= 8:
-        # a cell's stages reached as the bytes of one little-endian integer (byte i: stage i): its best stage
-        # is how many of 256, 256², … it reaches — a few comparisons instead of reducing a short axis per cell
-        seen = np.zeros(customers * k * 8, dtype=bool)
-        seen[cell * 8 + stage] = True
-        packed = seen.view("<u8").reshape(customers, k)
-        level = np.zeros(packed.shape, dtype=np.int8)
-        for i in range(1, stages):
-            level += packed >= np.uint64(1 << (8 * i))
-        best = np.where(packed != 0, level, np.int8(-1))
-    else:
-        seen = np.zeros(customers * k * stages, dtype=bool)  # (customer, channel, stage) reached
-        seen[cell * stages + stage] = True
-        seen = seen.reshape(customers, k, stages)
-        best = np.where(seen.any(axis=2), stages - 1 - np.argmax(seen[:, :, ::-1], axis=2), -1).astype(np.int8)
+        return _cells_reached(cell * 8 + stage, cell[buy], customers, k, stages)
+    seen = np.zeros(customers * k * stages, dtype=bool)  # (customer, channel, stage) reached
+    seen[cell * stages + stage] = True
+    seen = seen.reshape(customers, k, stages)
+    best = np.where(seen.any(axis=2), stages - 1 - np.argmax(seen[:, :, ::-1], axis=2), -1).astype(np.int8)
     bought = np.zeros(customers * k, dtype=bool)
     bought[cell[buy]] = True
     return best, bought.reshape(customers, k)
+
+
+def _cells_reached(reached: np.ndarray, bought: np.ndarray, customers: int, k: int,
+                   stages: int) -> tuple[np.ndarray, np.ndarray]:
+    """_stage_cells' tables from the (customer × k + channel) × 8 + stage cells that touches reached (at most 8
+    stages) and the customer × k + channel cells of the purchases. A cell's stages reached are the bytes of one
+    little-endian integer (byte i: stage i): its best stage is how many of 256, 256², … it reaches — a few
+    comparisons instead of reducing a short axis per cell."""
+    seen = np.zeros(customers * k * 8, dtype=bool)
+    seen[reached] = True
+    packed = seen.view("<u8").reshape(customers, k)
+    level = np.zeros(packed.shape, dtype=np.int8)
+    for i in range(1, stages):
+        level += packed >= np.uint64(1 << (8 * i))
+    cells = np.zeros(customers * k, dtype=bool)
+    cells[bought] = True
+    return np.where(packed != 0, level, np.int8(-1)), cells.reshape(customers, k)
 
 
 def _window_figures(best: np.ndarray, bought: np.ndarray, names: list[str | None],

@@ -744,6 +744,7 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         whole = memo.peek(("window", as_of, None, (), settings.engine, settings.start, gap)) \
             if settings.channels or settings.segments else None
     facts_key = ("facts", *view)
+    facts_known = memo.peek(facts_key) is not None
     # the journey steps, when the facts leave them out, on first use: from the same places
     # (from the mask: the report may be kept long, its arrays need not be)
     steps = (lambda: engine.journey_steps(index.places(mask_all))) if index is not None else None
@@ -756,7 +757,8 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         # figures, then the trend beside the silence figures: numpy and polars let go of the GIL
         beside = pool.submit(memo.get, facts_key, make_facts) if index is not None else None
         window = memo.get(("window", *view, settings.start, gap),
-                          lambda: _Window.of(e, gap, index, o_days, kept, whole, settings.channels or (), chosen))
+                          lambda: _Window.of(e, gap, index, o_days, kept, whole, settings.channels or (), chosen,
+                                             spare=facts_known))
         say("per-customer facts")
         customer_facts = beside.result() if beside is not None else memo.get(facts_key, make_facts)
         # the trend (of the facts it reads only the first orders) beside the lifetime figures
@@ -1037,13 +1039,15 @@ class _Window:
     @classmethod
     def of(cls, e: _EngineFrames, gap_minutes: int, index: engine.SessionIndex | None,
            order_days: pl.DataFrame | None = None, kept: engine.KeptPlaces | None = None,
-           whole: _Window | None = None, channels: tuple[str, ...] = (), chosen: np.ndarray | None = None) -> _Window:
+           whole: _Window | None = None, channels: tuple[str, ...] = (), chosen: np.ndarray | None = None,
+           spare: bool = False) -> _Window:
         """From the window's touches, or on polars from the cut's session `index` and the window's places in
         it (`kept`: SessionIndex.mask's, with their arrays), without the touches. `whole`: the window of the
         same start without the channel and segment filters (`channels`, `chosen`: SessionIndex.chosen), when
         there is one: the window's funnel tables are its tables narrowed, and under a channel filter alone, its
         sessions too when no session spans channels. `order_days`: engine.order_days of the whole history's
-        orders (those of the window when no start)."""
+        orders (those of the window when no start). `spare`: whether a core is free beside the window (nothing
+        else is being worked out at the same time): the sessions per day are made there."""
         orders = engine.order_channels(e.orders) if e.orders is not None else None
         cells = None
         if index is None:
@@ -1056,6 +1060,8 @@ class _Window:
             narrowed = whole is not None and whole.cells is not None
             if narrowed and chosen is None and index.sessions_in_one_channel():
                 days = whole.days.filter(pl.col("channel").is_in(list(channels)))
+            elif spare:  # on the free core, beside the funnel cells and the customer-days
+                days = engine.beside(lambda: index.days(kept))
             else:
                 days = index.days(kept)
             cells = whole.cells if narrowed else index.stage_cells(kept)
@@ -1063,6 +1069,7 @@ class _Window:
                 if cells is not None and kept.any() else None
             touch_days = index.customer_days(kept)
             cells = cells if not channels and chosen is None else None
+            days = days if isinstance(days, pl.DataFrame) else days()
         if tables is None:
             tables = {"people": None, "counts": engine.window_counts(e.t, e.orders), "funnel": engine.funnel_best(e.t)}
         people = tables["people"]

@@ -332,6 +332,11 @@ def test_window_tables_and_customer_days_equal_the_functions_they_stand_in_for(s
             reference = engine.funnel_best(view).sort(key, nulls_last=True)
         assert_frame_equal(got["funnel"].sort(key, nulls_last=True), reference)
         assert_frame_equal(index.customer_days(index.view(view)), engine.touch_days(view))
+        # the session index's cells of the view (packed from its flags) give the same tables
+        cells = index.window_tables(index.stage_cells(index.view(view)), orders)
+        assert cells["counts"] == got["counts"]
+        assert_frame_equal(cells["people"].sort("channel"), got["people"].sort("channel"))
+        assert_frame_equal(cells["funnel"].sort(key, nulls_last=True), reference)
 
 
 def test_coded_facts_equal_the_general_path_on_views_and_odd_customers(sample_tables):
