@@ -258,7 +258,7 @@ def _path_arrays(paths: pl.LazyFrame, channels: list[str], stats: tuple) -> _Pat
         path = pl.col("path_id")
     frame = frame.with_columns(new_path=(path != path.shift()).fill_null(True)).with_columns(
         pid=pl.col("new_path").cum_sum().cast(pl.Int64) - 1
-    ).collect()
+    ).collect(engine="streaming")
     code = frame.get_column("code").to_numpy().astype(np.intp)  # bincount wants the platform integer
     # Channels come from all touches; keep those on some path (METRICS.md: a row per channel on any path).
     present = np.bincount(code, minlength=len(channels)) > 0
