@@ -115,6 +115,8 @@ def _reasons(model, x: np.ndarray, features: pl.DataFrame, top: int = 3) -> list
     rows = features.select(FEATURES).rows()
     out = []
     for i, picks in enumerate(order):
+        if i % 2_000 == 0:  # a loop in Python (hundreds of thousands of customers): let a waiting report go first
+            pause_point()
         words = [_in_words(FEATURES[j], rows[i][j]) for j in picks if push[i, j] > 0]
         out.append(", ".join(w for w in words if w))
     return out
