@@ -653,7 +653,7 @@ class SessionIndex:
         k = self.kept(kept)
         flags = k.flags()
         customers, n = len(self.offset), len(self.channels)
-        if not self.stages_known or customers * n * self.stages > 4 * _PAIR_TABLE_CELLS:
+        if not self.stages_known or not _cells_fit(customers, n, self.stages):
             return None
         # _stage_cells' (customer, channel, stage) cell as one number: the flags' channel and stage bits are
         # channel × 8 + stage already (in place, in 32 bits where they fit: fewer and smaller arrays)
@@ -818,7 +818,7 @@ def _stage_cells(code: np.ndarray, channel: np.ndarray, stage: np.ndarray, buy: 
     `customers`) × channel code (below k), from their codes, stage ranks and purchase flags: each touch sets a
     cell of a customer × channel × stage table. None when the table would be too large."""
     stages = int(stage.max()) + 1 if len(stage) else 1
-    if customers * k * stages > 4 * _PAIR_TABLE_CELLS:
+    if not _cells_fit(customers, k, stages):
         return None
     cell = code.astype(np.int64) * k + channel
     if stages <= 8:
@@ -830,6 +830,11 @@ def _stage_cells(code: np.ndarray, channel: np.ndarray, stage: np.ndarray, buy: 
     bought = np.zeros(customers * k, dtype=bool)
     bought[cell[buy]] = True
     return best, bought.reshape(customers, k)
+
+
+def _cells_fit(customers: int, k: int, stages: int) -> bool:
+    """Whether _stage_cells' customer × channel × stage table is small enough to make."""
+    return customers * k * stages <= 4 * _PAIR_TABLE_CELLS
 
 
 def _cells_reached(reached: np.ndarray, bought: np.ndarray, customers: int, k: int,
