@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from threading import Lock, local
+from threading import Lock
 from typing import Any, TypeVar
 
 import narwhals as nw
@@ -34,28 +33,6 @@ def beside(make: Callable[[], T]) -> Callable[[], T]:
     future = pool.submit(make)
     pool.shutdown(wait=False)  # the thread ends with its one task
     return future.result
-
-
-_paused = local()
-
-
-def pause_point() -> None:
-    """A place where long work done ahead of time (the dashboard's models, computed in the background) lets a
-    report the reader waits for go first: it calls what the current thread was given to wait with (pausing), and
-    does nothing in any other thread."""
-    wait = getattr(_paused, "wait", None)
-    if wait is not None:
-        wait()
-
-
-@contextmanager
-def pausing(wait: Callable[[], None]) -> Iterator[None]:
-    """Within this block, this thread's pause points call `wait` (which returns when the work may go on)."""
-    _paused.wait = wait
-    try:
-        yield
-    finally:
-        _paused.wait = None
 
 
 class Later:

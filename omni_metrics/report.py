@@ -645,6 +645,33 @@ def build_report(tables: Mapping[str, pl.DataFrame], settings: Settings | None =
     return report
 
 
+@dataclass
+class ModelResults:
+    """The models and attribution of one view: what `add_models` adds to a report (see `model_results`)."""
+
+    clv: dict[str, Any]  # the report's `clv` entry
+    clv_frame: pl.DataFrame | None  # per customer: p_alive, expected purchases and AOV, predicted CLV
+    churn: dict[str, Any]  # the report's `churn` entry
+    churn_frame: pl.DataFrame | None  # per customer: churn_risk, risk_band, risk_reasons
+    attribution: pl.DataFrame | None  # channel × model credit (None: attribution_error says why)
+    attribution_error: str | None
+
+
+def model_results(touches: Any, orders: Any, surveys: pl.DataFrame | None, as_of: datetime, settings: Settings,
+                  facts: Callable[[], pl.DataFrame] | None = None,
+                  progress: Callable[[str], None] | None = None) -> ModelResults:
+    """The CLV and churn models and the six attribution models of a prepared view (Prepared's touches, completed
+    orders and surveys at as_of). `facts`: the view's per-customer facts, which the CLV model reads on Spark
+    (they are its summary there); on polars it summarises the orders itself."""
+    say = progress or (lambda _msg: None)
+    say("models")
+    clv_dict, clv_frame = _clv(orders, as_of, settings, facts)
+    churn_dict, churn_frame = _churn(touches, orders, surveys, as_of, settings)
+    say("attribution")
+    attribution, attribution_error = _attribution(touches, orders, settings)
+    return ModelResults(clv_dict, clv_frame, churn_dict, churn_frame, attribution, attribution_error)
+
+
 def add_models(report: Report, progress: Callable[[str], None] | None = None) -> Report:
     """`report` (built with models=False) with the CLV and churn models and attribution added: the `clv`,
     `churn` and `attribution` keys, the model columns of the per-customer table and the CLV-by frames. A new
@@ -652,31 +679,29 @@ def add_models(report: Report, progress: Callable[[str], None] | None = None) ->
     inputs = report.inputs
     if inputs is None:
         raise ValueError("this report keeps no model inputs: build it with models=False")
-    settings, say = report.settings, progress or (lambda _msg: None)
-    say("models")
-    facts = inputs.facts
-    engine.pause_point()
-    clv_dict, clv_frame = _clv(inputs.orders, inputs.as_of, settings, facts)
-    if clv_frame is not None:
-        facts = facts.join(clv_frame, on="customer_id", how="left")
-    engine.pause_point()
-    churn_dict, churn_frame = _churn(inputs.touches, inputs.orders, inputs.surveys, inputs.as_of, settings)
-    if churn_frame is not None:
-        facts = facts.join(churn_frame, on="customer_id", how="left")
-    say("attribution")
-    engine.pause_point()
-    attribution, attribution_error = _attribution(inputs.touches, inputs.orders, settings)
-    engine.pause_point()
+    return with_models(report, model_results(inputs.touches, inputs.orders, inputs.surveys, inputs.as_of,
+                                             report.settings, lambda: inputs.facts, progress))
+
+
+def with_models(report: Report, results: ModelResults) -> Report:
+    """`report` (built with models=False) with `results` (model_results of its view) added, as add_models."""
+    if report.inputs is None:
+        raise ValueError("this report keeps no model inputs: build it with models=False")
+    facts = report.inputs.facts
+    for frame in (results.clv_frame, results.churn_frame):
+        if frame is not None:
+            facts = facts.join(frame, on="customer_id", how="left")
     customers_out = _customers_out(facts)
+    attribution = results.attribution
     data = report.data | {  # the same keys in the same order, three of them now filled
-        "clv": clv_dict, "churn": churn_dict,
-        "attribution": _records(attribution) if attribution is not None else {"error": attribution_error},
+        "clv": results.clv, "churn": results.churn,
+        "attribution": _records(attribution) if attribution is not None else {"error": results.attribution_error},
     }
     frames = report.frames | {
         "attribution": attribution if attribution is not None else report.frames["attribution"],
         **_clv_by(customers_out),
     }
-    return Report(data=data, frames=frames, settings=settings, table=customers_out)
+    return Report(data=data, frames=frames, settings=report.settings, table=customers_out)
 
 
 def _customers_out(facts: pl.DataFrame) -> pl.DataFrame:
@@ -1167,8 +1192,8 @@ class _Lifetime:
                 journeys.channel_mix(facts, self.surveys))
 
 
-def _clv(orders, as_of, settings, facts):
-    if orders is None or not facts["orders"].sum():
+def _clv(orders, as_of, settings, facts: Callable[[], pl.DataFrame] | None):
+    if orders is None or engine.height(orders) == 0:
         return {"error": "Upload orders to see customer lifetime value."}, None
     try:
         from omni_metrics.metrics import clv
@@ -1176,10 +1201,9 @@ def _clv(orders, as_of, settings, facts):
         return {"error": "Predicted CLV is not available in this version."}, None
     if isinstance(orders, pl.DataFrame):
         summary = clv.clv_summary(orders, as_of)
-        engine.pause_point()
     else:  # Spark: the engine's per-customer facts are the summary (METRICS.md §4, day unit)
-        summary = facts.filter(pl.col("orders") > 0).select("customer_id", "frequency", "recency", "T",
-                                                             "monetary_value").sort("customer_id")
+        summary = facts().filter(pl.col("orders") > 0).select("customer_id", "frequency", "recency", "T",
+                                                               "monetary_value").sort("customer_id")
     result, frame = clv.predict_clv(summary, settings.horizon_months, settings.discount_rate)
     return _json_safe(result), frame.drop([c for c in ("frequency", "recency", "T", "monetary_value")
                                            if c in frame.columns]) if frame is not None else None

@@ -19,7 +19,6 @@ import contextlib
 import logging
 import os
 import secrets
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -30,12 +29,12 @@ import polars as pl
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from omni_metrics import engine
+from omni_metrics import models_apart
 from omni_metrics.charts import channel_label
 from omni_metrics.downloads import to_csv_bytes
 from omni_metrics.html_report import render_html
 from omni_metrics.i18n import LANGUAGES, Locale, normalise_language
-from omni_metrics.report import Memo, Report, Settings, add_models, build_report
+from omni_metrics.report import Memo, Report, Settings, add_models, build_report, with_models
 from omni_metrics.store import SAMPLE_OWNER, Store
 from omni_metrics.ui_state import (
     PAGE_PARAM,
@@ -93,22 +92,18 @@ def _tables(dataset_id: str) -> dict[str, pl.DataFrame]:
 # on a large dataset is about half the work (bench/app.py). A model page adds the models to that report once.
 MODEL_PAGES = frozenset({"customer_value", "silence", "journeys"})
 # From this many touches on, the models of a view start in the background as soon as its descriptive figures
-# are shown, so that a model page opened a little later finds them ready (a million customers: about 40 s of
-# work). Below it they take a few seconds and are computed when a model page asks for them. A deployment can
+# are shown, so that a model page opened a little later finds them ready (a million customers: about 50 s of
+# work, in a child process at the lowest CPU priority: omni_metrics.models_apart). Below it they take a few seconds and are computed when a model page asks for them. A deployment can
 # move the threshold with OMNI_PREFETCH_TOUCHES (0: always; a huge number: never).
 PREFETCH_TOUCHES = 250_000
 # The worker starts a view's models only once the reader has stayed on it this many seconds: a reader who goes
-# through several filter changes in a row does not have each new report compete for the two cores with the
-# models of the view just left (a filter change on a million customers: about 1.5 s alone, 2.6 s beside them).
+# through several filter changes in a row does not start a child process (and its few GB) for each view passed.
 PREFETCH_DELAY_SECONDS = 3.0
 # The sections of a report that only some pages read (the cohort grid, silent moments, journeys, RFM, the
 # per-customer table: one to three seconds on a million customers) are made in the background once a view has
 # been shown this long, on a worker of their own, so that the first switch to such a page finds them made (or
 # waits only for the rest); a reader already gone to another view by then skips them.
 SECTIONS_DELAY_SECONDS = 0.5
-# The longest the models computed in the background pause at one pause point while a report the reader waits
-# for is computed (a filter change: one to two seconds on a million customers).
-PAUSE_SECONDS = 5.0
 
 
 def _prefetch_touches() -> int:
@@ -134,10 +129,12 @@ def _memo(dataset_id: str) -> Memo:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _report(dataset_id: str, settings: Settings, models: bool = True, _progress=None) -> Report:
+def _report(dataset_id: str, settings: Settings, models: bool = True, _progress=None, _apart: bool = False) -> Report:
     """The report of a dataset under some settings, computed once per process and then shared by every run and
     session: keyed by dataset id, settings (Settings hashes by its query form) and whether the models are in it;
-    `_progress` is not part of the key. A resource, not cache_data: cache_data would unpickle a copy of the whole
+    `_progress` and `_apart` are not part of the key; `_apart`: the models are computed in a child process at
+    the lowest CPU priority (omni_metrics.models_apart: the background's way, which leaves the reader's reports
+    the cores), or here when that fails. A resource, not cache_data: cache_data would unpickle a copy of the whole
     report (the per-customer table too) on every page switch, a second on a million customers. Pages only read it.
     """
     tables = _tables(dataset_id)
@@ -154,7 +151,15 @@ def _report(dataset_id: str, settings: Settings, models: bool = True, _progress=
     base = _report(dataset_id, settings, False, _progress=_progress) if models else None
     if base is not None and base.inputs is not None:
         # The descriptive figures are there already: only the models and attribution are left to compute.
-        report = add_models(base, progress=step)
+        report = None
+        if _apart:
+            step("models")
+            try:
+                report = with_models(base, models_apart.compute(store().table_paths(dataset_id), settings))
+            except models_apart.ModelsApartError as exc:  # e.g. out of memory: compute them here instead
+                log.warning("models apart failed (%s): computing them in the app's process", exc)
+        if report is None:
+            report = add_models(base, progress=step)
         base.inputs = None  # nothing else needs the prepared touches now: let them go
     else:
         report = build_report(tables, settings, progress=step, models=models, memo=_memo(dataset_id))
@@ -190,42 +195,6 @@ def _still_shown(dataset_id: str, settings: Settings) -> bool:
     return _newest().get("view") == (dataset_id, settings.key())
 
 
-class _Foreground:
-    """How many reports a reader waits for are being computed in this process: the models computed ahead of time
-    pause at their pause points (engine.pause_point) while there is one, so that a filter change made while they
-    work gets both cores. A pause lasts PAUSE_SECONDS at most: the background never waits on the foreground for
-    long (and a foreground that waits on the background's own result cannot hold it up)."""
-
-    def __init__(self) -> None:
-        self._busy = 0
-        self.paused = 0  # background threads waiting at a pause point now
-        self._changed = threading.Condition()
-
-    @contextlib.contextmanager
-    def working(self):
-        with self._changed:
-            self._busy += 1
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._busy -= 1
-                self._changed.notify_all()
-
-    def wait_idle(self) -> None:
-        with self._changed:
-            self.paused += 1
-            try:
-                self._changed.wait_for(lambda: self._busy == 0, timeout=PAUSE_SECONDS)
-            finally:
-                self.paused -= 1
-
-
-@st.cache_resource(show_spinner=False)
-def _foreground() -> _Foreground:
-    return _Foreground()
-
-
 @st.cache_resource(show_spinner=False)
 def _background() -> tuple[ThreadPoolExecutor, dict[tuple[str, str, bool], Future]]:
     """One worker for the models computed ahead of time, and its jobs by report key (process-wide)."""
@@ -236,7 +205,7 @@ def _prefetch_models(dataset_id: str, settings: Settings, tables: dict[str, pl.D
     """On a large dataset, compute this view's models in the background (see PREFETCH_TOUCHES). Only the
     newest view waits for the worker: a job for settings the reader has left and that has not started yet is
     dropped, and a job waits PREFETCH_DELAY_SECONDS first and gives up when a newer view was asked for by
-    then, so a quick series of filter changes neither queues minutes of work nor competes with it."""
+    then, so a quick series of filter changes does not queue minutes of work. A job started runs to its end."""
     key = (dataset_id, settings.key(), True)
     if not _large(tables) or key in _computed():
         return
@@ -251,8 +220,7 @@ def _prefetch_models(dataset_id: str, settings: Settings, tables: dict[str, pl.D
         sleep(PREFETCH_DELAY_SECONDS)
         if not _still_shown(dataset_id, settings):  # the reader has moved on: the newer view's job comes next
             return
-        with engine.pausing(_foreground().wait_idle):
-            _report(dataset_id, settings, True)
+        _report(dataset_id, settings, True, _apart=True)
         _computed().add(key)
 
     jobs[key] = executor.submit(work)
@@ -572,7 +540,7 @@ def view() -> View:
         _computed().add(key)
     else:
         holder = st.empty()  # the progress box goes away once the figures are there
-        with holder.status(loc.t("status.computing"), expanded=False) as status, _foreground().working():
+        with holder.status(loc.t("status.computing"), expanded=False) as status:
             try:
                 report = _report(dataset_id, settings, models,
                                  _progress=lambda message: status.update(label=_step_label(loc, message)))

@@ -12,8 +12,6 @@ import narwhals as nw
 import numpy as np
 import polars as pl
 
-from omni_metrics.engine import pause_point
-
 MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "markov")
 
 TOUCH_COLUMNS = ("customer_id", "timestamp", "channel", "event_type", "order_id", "touch_seq")
@@ -196,9 +194,7 @@ def attribution_details(
         nw.col("touch_seq").min().alias("low"), nw.col("touch_seq").max().alias("high"), nw.len().alias("n")
     ).lazy().collect("polars").row(0)
     channels = t.select(nw.col("channel").fill_null("unknown")).unique().lazy().collect("polars")
-    pause_point()
     arrays = _path_arrays(paths, sorted(channels.to_native().to_series().to_list()), stats)
-    pause_point()
     return _attribute(arrays, half_life_days, weights)
 
 

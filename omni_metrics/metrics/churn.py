@@ -11,8 +11,6 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from omni_metrics.engine import pause_point
-
 SEED = 0
 MIN_HISTORY_DAYS = 90
 MIN_ELIGIBLE = 50
@@ -115,8 +113,6 @@ def _reasons(model, x: np.ndarray, features: pl.DataFrame, top: int = 3) -> list
     rows = features.select(FEATURES).rows()
     out = []
     for i, picks in enumerate(order):
-        if i % 2_000 == 0:  # a loop in Python (hundreds of thousands of customers): let a waiting report go first
-            pause_point()
         words = [_in_words(FEATURES[j], rows[i][j]) for j in picks if push[i, j] > 0]
         out.append(", ".join(w for w in words if w))
     return out
@@ -164,9 +160,7 @@ def churn_risk(touches: pl.DataFrame, orders: pl.DataFrame, surveys: pl.DataFram
     h = timedelta(days=horizon_days)
     train_cut, valid_cut = as_of - 2 * h, as_of - h
     train = churn_features(touches, orders, surveys, train_cut)
-    pause_point()
     valid = churn_features(touches, orders, surveys, valid_cut)
-    pause_point()
     y_train = labels(orders, train, train_cut, horizon_days)
     y_valid = labels(orders, valid, valid_cut, horizon_days)
     for name, y in (("training", y_train), ("validation", y_valid)):
@@ -178,9 +172,7 @@ def churn_risk(touches: pl.DataFrame, orders: pl.DataFrame, surveys: pl.DataFram
     baseline = roc_auc_score(y_valid, valid["days_since_last_order"].to_numpy())
     # The final model learns from the most recent complete horizon and scores everyone at as_of.
     final = _model().fit(_matrix(valid), y_valid)
-    pause_point()
     now = churn_features(touches, orders, surveys, as_of)
-    pause_point()
     risk = final.predict_proba(_matrix(now))[:, 1]
     band = np.where(risk >= high, "high", np.where(risk >= medium, "medium", "low"))
     reasons: list[str | None] = [None] * len(risk)

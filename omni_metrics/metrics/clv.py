@@ -10,8 +10,6 @@ from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 from threadpoolctl import threadpool_limits
 
-from omni_metrics.engine import pause_point
-
 MIN_REPEATERS = 20
 MAX_PARAMETER = 1e6
 WARM_START_PATTERNS = 50_000  # above this many patterns, a warm start on a sample of them pays off
@@ -85,11 +83,6 @@ def _fit_log_params(neg_ll_and_grad, start: np.ndarray, what: str,
     only a few steps over the whole data."""
     # The optimisers make tiny BLAS calls; a multithreaded BLAS on a busy machine spends far longer waking its
     # threads than computing (12 ms per step instead of microseconds), so they run on one thread here.
-    objective = neg_ll_and_grad
-
-    def neg_ll_and_grad(log_params):  # each step a pause point: a fit takes seconds on a million customers
-        pause_point()
-        return objective(log_params)
     with threadpool_limits(limits=1, user_api="blas"):
         result = None
         if hess_inv0 is not None:
