@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,12 @@ FRAMES = ("clv_frame", "churn_frame", "attribution")
 
 
 class ModelsApartError(RuntimeError):
-    """The child process failed; the message is the last line it wrote to its error stream."""
+    """The child process failed; the message is the last line it wrote to its error stream. `stopped`: it was
+    stopped from outside (SIGINT, SIGTERM: the app is being shut down), not failed on its own."""
+
+    def __init__(self, message: str, stopped: bool = False) -> None:
+        super().__init__(message)
+        self.stopped = stopped
 
 
 def compute(table_paths: Mapping[str, Path], settings: Settings) -> ModelResults:
@@ -50,7 +56,8 @@ def compute(table_paths: Mapping[str, Path], settings: Settings) -> ModelResults
         )
         if done.returncode != 0:
             lines = [line for line in done.stderr.splitlines() if line.strip()]
-            raise ModelsApartError(lines[-1] if lines else f"the models' process ended with {done.returncode}")
+            raise ModelsApartError(lines[-1] if lines else f"the models' process ended with {done.returncode}",
+                                   stopped=done.returncode in (-signal.SIGINT, -signal.SIGTERM))
         return read_results(Path(out))
 
 

@@ -157,6 +157,8 @@ def _report(dataset_id: str, settings: Settings, models: bool = True, _progress=
             try:
                 report = with_models(base, models_apart.compute(store().table_paths(dataset_id), settings))
             except models_apart.ModelsApartError as exc:  # e.g. out of memory: compute them here instead
+                if exc.stopped:  # the app is being shut down
+                    raise
                 log.warning("models apart failed (%s): computing them in the app's process", exc)
         if report is None:
             report = add_models(base, progress=step)
