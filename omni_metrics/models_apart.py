@@ -24,7 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -37,27 +37,38 @@ FRAMES = ("clv_frame", "churn_frame", "attribution")
 
 class ModelsApartError(RuntimeError):
     """The child process failed; the message is the last line it wrote to its error stream. `stopped`: it was
-    stopped from outside (SIGINT, SIGTERM: the app is being shut down), not failed on its own."""
+    stopped from outside (compute's `stop`; SIGINT, SIGTERM: the app is being shut down), not failed on its
+    own."""
 
     def __init__(self, message: str, stopped: bool = False) -> None:
         super().__init__(message)
         self.stopped = stopped
 
 
-def compute(table_paths: Mapping[str, Path], settings: Settings) -> ModelResults:
+def compute(table_paths: Mapping[str, Path], settings: Settings,
+            stop: Callable[[], bool] | None = None) -> ModelResults:
     """model_results of the view `settings` of the tables stored at `table_paths` (table name → Parquet file),
-    computed in a child process at the lowest CPU priority. Raises ModelsApartError when the child fails."""
+    computed in a child process at the lowest CPU priority. `stop`: asked twice a second; when it returns True
+    the child is ended. Raises ModelsApartError when the child fails or is stopped."""
     with tempfile.TemporaryDirectory(prefix="omni-models-") as out:
         paths = {name: str(path) for name, path in table_paths.items()}
-        done = subprocess.run(
-            [sys.executable, "-m", "omni_metrics.models_apart", out, json.dumps(settings.to_query()),
-             json.dumps(paths)],
-            capture_output=True, text=True, check=False,
-        )
-        if done.returncode != 0:
-            lines = [line for line in done.stderr.splitlines() if line.strip()]
-            raise ModelsApartError(lines[-1] if lines else f"the models' process ended with {done.returncode}",
-                                   stopped=done.returncode in (-signal.SIGINT, -signal.SIGTERM))
+        command = [sys.executable, "-m", "omni_metrics.models_apart", out, json.dumps(settings.to_query()),
+                   json.dumps(paths)]
+        with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as child:
+            while True:
+                try:
+                    _, errors = child.communicate(timeout=0.5)
+                    break
+                except subprocess.TimeoutExpired:
+                    if stop is not None and stop():
+                        child.terminate()
+                        child.communicate()
+                        raise ModelsApartError("stopped: another view's models are waited for", stopped=True) \
+                            from None
+        if child.returncode != 0:
+            lines = [line for line in errors.splitlines() if line.strip()]
+            raise ModelsApartError(lines[-1] if lines else f"the models' process ended with {child.returncode}",
+                                   stopped=child.returncode in (-signal.SIGINT, -signal.SIGTERM))
         return read_results(Path(out))
 
 

@@ -75,6 +75,9 @@ class View:
     report: Report
     loc: Locale
     read_only: bool
+    # A model page on a large dataset whose models are still being computed in the background: `report` has the
+    # descriptive figures only, and the page says so where the models go (models_pending) until they are there.
+    models_pending: bool = False
 
 
 @st.cache_resource(show_spinner=False)
@@ -129,12 +132,13 @@ def _memo(dataset_id: str) -> Memo:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _report(dataset_id: str, settings: Settings, models: bool = True, _progress=None, _apart: bool = False) -> Report:
+def _report(dataset_id: str, settings: Settings, models: bool = True, _progress=None, _apart: bool = False,
+            _stop=None) -> Report:
     """The report of a dataset under some settings, computed once per process and then shared by every run and
     session: keyed by dataset id, settings (Settings hashes by its query form) and whether the models are in it;
-    `_progress` and `_apart` are not part of the key; `_apart`: the models are computed in a child process at
-    the lowest CPU priority (omni_metrics.models_apart: the background's way, which leaves the reader's reports
-    the cores), or here when that fails. A resource, not cache_data: cache_data would unpickle a copy of the whole
+    `_progress`, `_apart` and `_stop` are not part of the key; `_apart`: the models are computed in a child
+    process at the lowest CPU priority (omni_metrics.models_apart: the background's way, which leaves the
+    reader's reports the cores), or here when that fails; `_stop`: stops the child when it returns True. A resource, not cache_data: cache_data would unpickle a copy of the whole
     report (the per-customer table too) on every page switch, a second on a million customers. Pages only read it.
     """
     tables = _tables(dataset_id)
@@ -155,7 +159,7 @@ def _report(dataset_id: str, settings: Settings, models: bool = True, _progress=
         if _apart:
             step("models")
             try:
-                report = with_models(base, models_apart.compute(store().table_paths(dataset_id), settings))
+                report = with_models(base, models_apart.compute(store().table_paths(dataset_id), settings, _stop))
             except models_apart.ModelsApartError as exc:  # e.g. out of memory: compute them here instead
                 if exc.stopped:  # the app is being shut down
                     raise
@@ -197,17 +201,27 @@ def _still_shown(dataset_id: str, settings: Settings) -> bool:
     return _newest().get("view") == (dataset_id, settings.key())
 
 
+def _stale(dataset_id: str, settings: Settings) -> bool:
+    """Whether the models being computed for this view should stop: the reader has left it for a view whose
+    model page waits for its own models (they would start only after these)."""
+    waiting = _newest().get("waiting")
+    return waiting is not None and waiting != (dataset_id, settings.key()) and waiting == _newest().get("view")
+
+
 @st.cache_resource(show_spinner=False)
 def _background() -> tuple[ThreadPoolExecutor, dict[tuple[str, str, bool], Future]]:
     """One worker for the models computed ahead of time, and its jobs by report key (process-wide)."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="omni-models"), {}
 
 
-def _prefetch_models(dataset_id: str, settings: Settings, tables: dict[str, pl.DataFrame]) -> None:
+def _prefetch_models(dataset_id: str, settings: Settings, tables: dict[str, pl.DataFrame], *,
+                     waited_for: bool = False) -> None:
     """On a large dataset, compute this view's models in the background (see PREFETCH_TOUCHES). Only the
     newest view waits for the worker: a job for settings the reader has left and that has not started yet is
     dropped, and a job waits PREFETCH_DELAY_SECONDS first and gives up when a newer view was asked for by
-    then, so a quick series of filter changes does not queue minutes of work. A job started runs to its end."""
+    then, so a quick series of filter changes does not queue minutes of work. `waited_for`: a model page waits
+    for these models (View.models_pending): the job starts at once, and a job running for a view the reader has
+    left is stopped for it (see _stale); otherwise a job started runs to its end."""
     key = (dataset_id, settings.key(), True)
     if not _large(tables) or key in _computed():
         return
@@ -219,10 +233,11 @@ def _prefetch_models(dataset_id: str, settings: Settings, tables: dict[str, pl.D
             del jobs[other]
 
     def work() -> None:
-        sleep(PREFETCH_DELAY_SECONDS)
+        if not waited_for:
+            sleep(PREFETCH_DELAY_SECONDS)
         if not _still_shown(dataset_id, settings):  # the reader has moved on: the newer view's job comes next
             return
-        _report(dataset_id, settings, True, _apart=True)
+        _report(dataset_id, settings, True, _apart=True, _stop=lambda: _stale(dataset_id, settings))
         _computed().add(key)
 
     jobs[key] = executor.submit(work)
@@ -260,11 +275,6 @@ def _prefetch_sections(dataset_id: str, settings: Settings, report: Report,
         return True
 
     jobs[key] = executor.submit(work)
-
-
-def _in_background(key: tuple[str, str, bool]) -> bool:
-    job = _background()[1].get(key)
-    return job is not None and job.running()
 
 
 def t(loc: Locale, key: str, default: str, **values) -> str:
@@ -532,14 +542,15 @@ def view() -> View:
     _newest()["view"] = (dataset_id, settings.key())
     # The models only where a page shows them, or when the whole report is there already anyway.
     models = st.session_state.get("_page") in MODEL_PAGES or (dataset_id, settings.key(), True) in _computed()
+    # On a large dataset a model page does not wait for them (about a minute on a million customers): it shows
+    # the descriptive figures now and the models when the background worker has them (models_pending).
+    pending = models and (dataset_id, settings.key(), True) not in _computed() and _large(_tables(dataset_id))
+    _newest()["waiting"] = (dataset_id, settings.key()) if pending else None
+    models = models and not pending
     key = (dataset_id, settings.key(), models)
     if key in _computed():
         with st.spinner(loc.t("status.computing")):
             report = _report(dataset_id, settings, models)
-    elif _in_background(key):  # the worker is on it: wait for its result (the same cache entry)
-        with st.spinner(loc.t("status.models_background")):
-            report = _report(dataset_id, settings, models)
-        _computed().add(key)
     else:
         holder = st.empty()  # the progress box goes away once the figures are there
         with holder.status(loc.t("status.computing"), expanded=False) as status:
@@ -555,8 +566,23 @@ def view() -> View:
             _computed().add((dataset_id, settings.key(), False))
     if not models:
         _prefetch_sections(dataset_id, settings, report, _tables(dataset_id))
-        _prefetch_models(dataset_id, settings, _tables(dataset_id))
-    return View(dataset_id, name, _tables(dataset_id), settings, report, loc, read_only)
+        _prefetch_models(dataset_id, settings, _tables(dataset_id), waited_for=pending)
+    return View(dataset_id, name, _tables(dataset_id), settings, report, loc, read_only, pending)
+
+
+def models_pending(v: View) -> None:
+    """Where a page shows the models of a view that are still being computed in the background (View.
+    models_pending): says so, and reruns the page once they are there. Once per page."""
+    st.info(v.loc.t("status.models_pending"), icon=":material/hourglass_top:")
+    _rerun_when_ready(v.dataset_id, v.settings)
+
+
+@st.fragment(run_every=2)
+def _rerun_when_ready(dataset_id: str, settings: Settings) -> None:
+    key = (dataset_id, settings.key(), True)
+    job = _background()[1].get(key)
+    if key in _computed() or job is None or (job.done() and job.exception() is not None):
+        st.rerun()  # the models are there (or failed: the page computes them itself and says what went wrong)
 
 
 def _step_label(loc: Locale, step: str) -> str:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from omni_metrics import charts
 from omni_metrics.i18n import MISSING
-from pages._shared import download_csv, fmt_value, page_guard, view
+from pages._shared import download_csv, fmt_value, models_pending, page_guard, view
 
 
 def table(frame: pl.DataFrame, kinds: dict[str, str], file_name: str, labels: dict[str, str] | None = None) -> None:
@@ -36,7 +36,9 @@ with page_guard():
     columns[2].metric(loc.t("metric.omnichannel_premium"),
                       fmt_value(loc, premium, "ratio") + ("×" if premium is not None else ""),
                       help=loc.t("help.omnichannel_premium"), border=True)
-    if "error" in clv:
+    if v.models_pending:
+        models_pending(v)
+    elif "error" in clv:
         st.info(loc.t("value.no_model", problem=loc.say(clv["error"])))
     values = ["avg_historical_clv"] + (["avg_predicted_clv"] if "error" not in clv else [])
     kinds = {"buyers": "count", "avg_historical_clv": "money", "avg_predicted_clv": "money"}
@@ -55,8 +57,9 @@ with page_guard():
     left, right = st.columns(2)
     left.plotly_chart(charts.distribution(buyers["revenue"], loc, title=loc.t("value.historical_distribution")),
                       width="stretch")
-    right.plotly_chart(charts.distribution(buyers["predicted_clv"], loc,
-                                           title=loc.t("value.predicted_distribution")), width="stretch")
+    right.plotly_chart(charts.empty(loc, loc.t("chart.models_pending")) if v.models_pending else
+                       charts.distribution(buyers["predicted_clv"], loc, title=loc.t("value.predicted_distribution")),
+                       width="stretch")
 
     st.subheader(loc.t("value.rfm_header"))
     st.caption(loc.t("value.rfm_caption"))
@@ -80,7 +83,7 @@ with page_guard():
 
     with st.expander(loc.t("value.model_expander")):
         if "error" in clv:
-            st.write(loc.say(clv["error"]))
+            st.write(loc.t("status.models_pending") if v.models_pending else loc.say(clv["error"]))
         else:
             bg, gg = clv.get("bgnbd", {}), clv.get("gamma_gamma", {})
             st.markdown(loc.t("value.model_text", months=clv.get("horizon_months"),

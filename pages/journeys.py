@@ -7,7 +7,7 @@ import streamlit as st
 
 from omni_metrics import charts
 from omni_metrics.i18n import MISSING
-from pages._shared import download_csv, fmt_value, page_guard, view
+from pages._shared import download_csv, fmt_value, models_pending, page_guard, view
 
 with page_guard():
     v = view()
@@ -51,7 +51,9 @@ with page_guard():
     st.subheader(loc.t("journeys.attribution_header"))
     st.caption(loc.t("journeys.attribution_caption", days=v.settings.lookback_days))
     attribution = v.report.data.get("attribution")
-    if isinstance(attribution, dict) and "error" in attribution:
+    if v.models_pending:
+        models_pending(v)
+    elif isinstance(attribution, dict) and "error" in attribution:
         st.info(loc.say(attribution["error"]))
     else:
         frame = v.report.frames["attribution"]

@@ -7,7 +7,7 @@ import streamlit as st
 
 from omni_metrics import charts
 from omni_metrics.i18n import MISSING
-from pages._shared import download_csv, fmt_value, page_guard, view
+from pages._shared import download_csv, fmt_value, models_pending, page_guard, view
 
 AT_RISK_COLUMNS = {"customer_id": "text", "churn_risk": "rate", "risk_band": "text", "risk_reasons": "text",
                    "days_silent": "days", "last_touch_channel": "text", "last_touch_event": "text",
@@ -43,6 +43,9 @@ with page_guard():
 
     st.subheader(loc.t("silence.churn_header"))
     churn = v.report.data.get("churn") or {}
+    if v.models_pending:
+        models_pending(v)
+        st.stop()
     if "error" in churn:
         st.info(loc.say(churn["error"]))
         st.stop()

@@ -150,6 +150,38 @@ def test_models_start_in_the_background_and_a_model_page_uses_them(sample, monke
     assert (dataset_id, Settings(session_gap_minutes=28).key()) not in _shared._sections_worker()[1]
 
 
+def test_a_model_page_on_a_large_dataset_shows_its_models_when_the_background_has_them(sample, monkeypatch):
+    """On a large dataset a model page does not wait for its view's models: it shows the descriptive figures and
+    says the models are coming, their job starts at once (no PREFETCH_DELAY_SECONDS), and the next run shows
+    them. A job still running for a view the reader left is stopped for the view a model page waits for."""
+    from omni_metrics.models_apart import ModelsApartError
+    from pages import _shared
+
+    _, dataset_id, tables = sample
+    monkeypatch.setenv("OMNI_PREFETCH_TOUCHES", "1")
+    loc = Locale("en", "TRY")
+    pending = loc.t("status.models_pending")
+    left = app(page="silence", session_gap_minutes="35")
+    assert not problems(left) and pending in [i.value for i in left.info]
+    left_job = _shared._background()[1][(dataset_id, Settings(session_gap_minutes=35).key(), True)]
+    time.sleep(0.5)  # the job has started (no delay) ...
+    assert left_job.running()
+    # ... when the reader changes the view on a model page: this one's models are waited for, the other's stop
+    settings = Settings(session_gap_minutes=36)
+    at = app(page="customer_value", session_gap_minutes="36")
+    assert not problems(at) and pending in [i.value for i in at.info]
+    assert tiles(at)[loc.t("metric.avg_predicted_clv")] == fmt_value(loc, None, "money")
+    historical = build_report(tables, settings, models=False).data["overall"]["avg_historical_clv"]
+    assert tiles(at)[loc.t("metric.avg_historical_clv")] == fmt_value(loc, historical, "money")
+    with pytest.raises(ModelsApartError, match="stopped"):
+        left_job.result(timeout=60)
+    _shared._background()[1][(dataset_id, settings.key(), True)].result(timeout=120)
+    at.run()  # in a browser the page's fragment reruns it by itself once they are there
+    assert not problems(at) and pending not in [i.value for i in at.info]
+    expected = build_report(tables, settings).data["clv"]["avg_predicted_clv"]
+    assert tiles(at)[loc.t("metric.avg_predicted_clv")] == fmt_value(loc, expected, "money")
+
+
 def test_sections_are_made_in_the_background_and_a_page_reads_them(sample, monkeypatch):
     """On a large dataset the sections only some pages read (cohorts, journeys, RFM, the per-customer table) are
     made in the background SECTIONS_DELAY_SECONDS after a view is shown; the Retention page then shows them."""
