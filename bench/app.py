@@ -13,7 +13,8 @@ so a second run skips the generation. Prints the figures and writes them to benc
   attribution that the app starts in the background after the first render are computed, and back; then the
   wait for them, and a switch to each model page;
 - a filter change (a new report for the new settings), then page switches and a switch back to the first
-  settings (cached again); a period, a segment and a start date change on the Overview; then two end date changes
+  settings (cached again); a filter change on a model page (its other figures at once, its models when the
+  background has them); a period, a segment and a start date change on the Overview; then two end date changes
   (an earlier as_of: a view of the latest cut, see report.prepare).
 """
 
@@ -202,6 +203,23 @@ def main() -> None:
         took = time.perf_counter() - t0
         say(f"filter back to all channels (cached report): {took:.2f} s"
             f"{check('filter back', took, SWITCH_GOAL)}{problems(at)}")
+        # A filter change on a model page: the page shows its other figures at once and a note where the models
+        # go (their job starts at once); they are filled in when ready (a fragment reruns the page).
+        t0 = time.perf_counter()
+        next(m for m in at.multiselect if m.label == "Channels").set_value(["email", "web"]).run()
+        took = time.perf_counter() - t0
+        noted = any("being computed in the background" in i.value for i in at.info)
+        say(f"filter change on {Path(MODEL_PAGES[0]).stem} (channels = email, web; a new report, its models in the "
+            f"background{'' if noted else ' — NO NOTE SHOWN'}): {took:.1f} s"
+            f"{check('filter change on a model page', took, SWITCH_GOAL)}{problems(at)}")
+        report_steps()
+        waited = background_models()
+        t0 = time.perf_counter()
+        at.run()  # what the page's fragment does once the models are there
+        filled = not any("being computed in the background" in i.value for i in at.info)
+        say(f"  its models were there {waited:.1f} s later; the page with them: {time.perf_counter() - t0:.2f} s"
+            f"{'' if filled else ' — STILL PENDING'}{problems(at)}")
+        next(m for m in at.multiselect if m.label == "Channels").set_value([]).run()
     period = next((s for s in at.get("segmented_control") if s.label == "Period"), None)
     if period is not None:
         switch("pages/overview.py", "switch to")

@@ -622,6 +622,12 @@ class SessionIndex:
                            (flags & np.uint32(1)).astype(bool), self.row_at[k.mask], self.touches, self.by_id(),
                            k.distinct_days)
 
+    def journey_steps(self, kept: np.ndarray | KeptPlaces) -> pl.DataFrame:
+        """journey_steps of a view's places (`view`'s or `mask`'s, or their KeptPlaces), from their customer codes
+        and channels alone (`places` gathers their days, rows and purchase flags too)."""
+        k = self.kept(kept)
+        return _journey_steps(k.c(), k.flags() >> np.uint32(4), self.touches["channel_code"].dtype.categories)
+
     def stage_cells(self, kept: np.ndarray | KeptPlaces) -> tuple[np.ndarray, np.ndarray] | None:
         """A view's (`view`'s or `mask`'s places, or their KeptPlaces) best funnel stage (-1: none) and whether
         they bought, per customer code × channel code: what window_tables counts, for this view and any narrower
@@ -1439,13 +1445,14 @@ def journey_steps(places: TouchPlaces) -> pl.DataFrame:
     """customer_code, steps: the journey of each customer of `places` (SessionIndex.places of a view; codes
     ascending) — the `steps` that customer_facts leaves out when asked to (a customer without a touch has
     none)."""
-    p = places
-    if not len(p.c):
+    return _journey_steps(places.c, places.channel, places.source["channel_code"].dtype.categories)
+
+
+def _journey_steps(c: np.ndarray, channel: np.ndarray, channel_names: pl.Series) -> pl.DataFrame:
+    if not len(c):
         return pl.DataFrame(schema={"customer_code": pl.UInt32, "steps": pl.List(pl.String)})
-    first = _run_starts(p.c)
-    channel_names = p.source["channel_code"].dtype.categories
-    return pl.DataFrame({"customer_code": p.c[first].astype(np.uint32),
-                         "steps": _steps(p.c, p.channel, first, channel_names)})
+    first = _run_starts(c)
+    return pl.DataFrame({"customer_code": c[first].astype(np.uint32), "steps": _steps(c, channel, first, channel_names)})
 
 
 # Up to this many cells, _distinct_pairs marks (a, b) pairs in a table of booleans (64 MB at most) instead of

@@ -333,12 +333,14 @@ class Memo:
     (the dashboard: a filter change must not redo what it leaves alone). A key names a part and everything it
     depends on — the as_of cut; the per-customer facts of a channel choice; the sessions of a window — so a part
     is only ever reused where it would be computed the same. Keys hold no dataset: one Memo per dataset. Keeps the
-    `size` newest parts of each kind; safe to share between threads (a part two threads miss at once is
-    computed twice, the second result kept)."""
+    first part of each kind (the view the dataset was opened on, which a reader comes back to) and the `size`
+    newest others; safe to share between threads (a part two threads miss at once is computed twice, the
+    second result kept)."""
 
     def __init__(self, size: int = 3) -> None:
         self.size = size
         self._parts: OrderedDict[tuple, Any] = OrderedDict()
+        self._first: dict[Any, tuple] = {}  # kind → the key of its first part
         self._lock = Lock()
 
     def peek(self, key: tuple) -> Any | None:
@@ -355,8 +357,9 @@ class Memo:
         value = make()
         with self._lock:
             self._parts[key] = value
-            same_kind = [k for k in self._parts if k[0] == key[0]]
-            for old in same_kind[:-self.size]:
+            first = self._first.setdefault(key[0], key)
+            others = [k for k in self._parts if k[0] == key[0] and k != first]
+            for old in others[:-self.size]:
                 del self._parts[old]
         return value
 
@@ -772,7 +775,7 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     facts_known = memo.peek(facts_key) is not None
     # the journey steps, when the facts leave them out, on first use: from the same places
     # (from the mask: the report may be kept long, its arrays need not be)
-    steps = (lambda: engine.journey_steps(index.places(mask_all))) if index is not None else None
+    steps = (lambda: index.journey_steps(mask_all)) if index is not None else None
 
     def make_facts() -> pl.DataFrame:
         return _customer_facts(memo, e, prep, settings, view, o_days, index, kept_all)
@@ -1184,12 +1187,14 @@ class _Lifetime:
         return self._rest.get()
 
     def _make_rest(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        facts = self.facts if "steps" in self.facts.columns else self.facts.join(
-            self.steps(), on="customer_code", how="left", maintain_order="left").drop("customer_code")
-        facts = facts.with_columns(pl.col("steps").list.join(" > ").alias("journey"))
-        scored = _with_rfm(facts, self.as_of.date())
-        return (scored, silence.silent_moments(facts), journeys.journeys(facts), journeys.sankey(facts),
-                journeys.channel_mix(facts, self.surveys))
+        # the journey steps, when the facts leave them out, beside the figures that do not read them
+        steps = engine.beside(self.steps) if "steps" not in self.facts.columns else None
+        scored = _with_rfm(self.facts, self.as_of.date())
+        moments, mix = silence.silent_moments(self.facts), journeys.channel_mix(self.facts, self.surveys)
+        if steps is not None:
+            scored = scored.join(steps(), on="customer_code", how="left", maintain_order="left").drop("customer_code")
+        scored = scored.with_columns(pl.col("steps").list.join(" > ").alias("journey"))
+        return scored, moments, journeys.journeys(scored), journeys.sankey(scored), mix
 
 
 def _clv(orders, as_of, settings, facts: Callable[[], pl.DataFrame] | None):

@@ -385,6 +385,7 @@ def test_coded_facts_equal_the_general_path_on_views_and_odd_customers(sample_ta
                     joined = bare.join(engine.journey_steps(places), on="customer_code", how="left").drop(
                         "customer_code")
                     assert_frame_equal(joined.sort("customer_id"), general.sort("customer_id"), check_column_order=False)
+                    assert_frame_equal(index.journey_steps(index.view(t)), engine.journey_steps(places))
             if tables is hand and not settings.channels:
                 a, b, c = general.sort("customer_id").rows(named=True)
                 assert (a["own_gap"], a["steps"], a["n_channels"], a["converted"]) == (2.0, ["web", "email", "web"],

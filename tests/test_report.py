@@ -306,7 +306,19 @@ def test_a_memo_gives_the_reports_built_without_it(sample_tables):
     kinds = {key[0] for key in memo._parts}
     assert kinds == {"cut", "earlier", "view", "mask", "sessions", "window", "facts", "lifetime", "figures",
                      "order_days"} \
-        and len(memo._parts) <= 2 * len(kinds)
+        and len(memo._parts) <= 3 * len(kinds)  # the first of each kind and the 2 newest others
+
+
+def test_a_memo_keeps_the_first_part_of_each_kind_and_the_newest_others():
+    """The first view of a dataset (the one it opened on) is where a reader comes back to: a few filter changes
+    later its parts are still there, while the others of a kind go oldest first."""
+    memo = Memo(size=2)
+    for i in range(5):
+        memo.get(("facts", i), lambda i=i: i)
+    memo.get(("window", 0), lambda: "w")
+    assert memo.peek(("facts", 3)) == 3  # now the newest facts
+    memo.get(("facts", 5), lambda: 5)
+    assert list(memo._parts) == [("facts", 0), ("window", 0), ("facts", 3), ("facts", 5)]
 
 
 def test_an_end_dates_order_days_are_the_latest_cuts_up_to_that_day(sample_tables):
