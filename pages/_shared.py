@@ -564,9 +564,10 @@ def view() -> View:
         _computed().add(key)
         if models:
             _computed().add((dataset_id, settings.key(), False))
-    if not models:
-        _prefetch_sections(dataset_id, settings, report, _tables(dataset_id))
-        _prefetch_models(dataset_id, settings, _tables(dataset_id), waited_for=pending)
+    if not models:  # once the page is drawn (page_guard): not beside the page's own work
+        st.session_state["_after_page"] = [
+            lambda: _prefetch_sections(dataset_id, settings, report, _tables(dataset_id)),
+            lambda: _prefetch_models(dataset_id, settings, _tables(dataset_id), waited_for=pending)]
     return View(dataset_id, name, _tables(dataset_id), settings, report, loc, read_only, pending)
 
 
@@ -592,12 +593,17 @@ def _step_label(loc: Locale, step: str) -> str:
 
 @contextlib.contextmanager
 def page_guard():
-    """Turn any error while drawing a page into a plain message with what to do, never a traceback."""
+    """Turn any error while drawing a page into a plain message with what to do, never a traceback. Then start
+    the background work view() left for after the page (its view's sections and models: started sooner, they
+    compete with the page for the cores — a model page reads its own sections for a second after view())."""
     try:
         yield
     except Exception as exc:  # the user must never see a traceback (st.stop/rerun are BaseExceptions)
         log.exception("page failed")
         st.error(locale().t("error.page", problem=str(exc) or type(exc).__name__))
+    finally:
+        for work in st.session_state.pop("_after_page", []):
+            work()
 
 
 def download_csv(frame: pl.DataFrame, file_name: str, label: str | None = None, key: str | None = None) -> None:
