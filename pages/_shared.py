@@ -543,8 +543,13 @@ def view() -> View:
     # The models only where a page shows them, or when the whole report is there already anyway.
     models = st.session_state.get("_page") in MODEL_PAGES or (dataset_id, settings.key(), True) in _computed()
     # On a large dataset a model page does not wait for them (about a minute on a million customers): it shows
-    # the descriptive figures now and the models when the background worker has them (models_pending).
-    pending = models and (dataset_id, settings.key(), True) not in _computed() and _large(_tables(dataset_id))
+    # the descriptive figures now and the models when the background worker has them (models_pending) — unless
+    # the worker failed on them: then the page computes them and says what went wrong.
+    job = _background()[1].get((dataset_id, settings.key(), True))
+    failed = job is not None and job.done() and not job.cancelled() and job.exception() is not None \
+        and not getattr(job.exception(), "stopped", False)
+    pending = models and (dataset_id, settings.key(), True) not in _computed() and _large(_tables(dataset_id)) \
+        and not failed
     _newest()["waiting"] = (dataset_id, settings.key()) if pending else None
     models = models and not pending
     key = (dataset_id, settings.key(), models)
@@ -564,10 +569,12 @@ def view() -> View:
         _computed().add(key)
         if models:
             _computed().add((dataset_id, settings.key(), False))
-    if not models:  # once the page is drawn (page_guard): not beside the page's own work
-        st.session_state["_after_page"] = [
-            lambda: _prefetch_sections(dataset_id, settings, report, _tables(dataset_id)),
-            lambda: _prefetch_models(dataset_id, settings, _tables(dataset_id), waited_for=pending)]
+    if not models:
+        # the sections once the page is drawn (page_guard), not beside the page's own work; the models' job now
+        # (it waits PREFETCH_DELAY_SECONDS, or computes them at the idle priority for a page that waits)
+        st.session_state["_after_page"] = [lambda: _prefetch_sections(dataset_id, settings, report,
+                                                                      _tables(dataset_id))]
+        _prefetch_models(dataset_id, settings, _tables(dataset_id), waited_for=pending)
     return View(dataset_id, name, _tables(dataset_id), settings, report, loc, read_only, pending)
 
 
@@ -582,8 +589,8 @@ def models_pending(v: View) -> None:
 def _rerun_when_ready(dataset_id: str, settings: Settings) -> None:
     key = (dataset_id, settings.key(), True)
     job = _background()[1].get(key)
-    if key in _computed() or job is None or (job.done() and job.exception() is not None):
-        st.rerun()  # the models are there (or failed: the page computes them itself and says what went wrong)
+    if key in _computed() or job is None or job.done():
+        st.rerun()  # the models are there, or their job failed or was dropped: view() sees to them
 
 
 def _step_label(loc: Locale, step: str) -> str:
@@ -594,8 +601,8 @@ def _step_label(loc: Locale, step: str) -> str:
 @contextlib.contextmanager
 def page_guard():
     """Turn any error while drawing a page into a plain message with what to do, never a traceback. Then start
-    the background work view() left for after the page (its view's sections and models: started sooner, they
-    compete with the page for the cores — a model page reads its own sections for a second after view())."""
+    the background work view() left for after the page (its view's sections: started sooner, they compete with
+    the page for the cores — a model page reads its own sections for a second after view())."""
     try:
         yield
     except Exception as exc:  # the user must never see a traceback (st.stop/rerun are BaseExceptions)
