@@ -321,7 +321,8 @@ def _first_rows(codes: pl.Series) -> pl.Series:
         values = codes.to_numpy()
         first = np.full(int(codes.max()) + 1, n, dtype=np.int64)
         np.minimum.at(first, values, np.arange(n, dtype=np.int64))
-        return pl.Series("row", np.sort(first[first < n]), dtype=pl.UInt32)
+        # (the first rows mostly ascend with the codes already: numpy's stable sort, timsort, then merely checks)
+        return pl.Series("row", np.sort(first[first < n], kind="stable"), dtype=pl.UInt32)
     return codes.is_first_distinct().arg_true().cast(pl.UInt32).alias("row")
 
 
@@ -1390,7 +1391,9 @@ def _active_days(c: np.ndarray, day: np.ndarray, od_c: np.ndarray, od_day: np.nd
         kind = np.uint32 if code_bits + width <= 32 else np.uint64  # numpy sorts 32-bit values 2-3 times faster
         keys = np.concatenate([(tc.astype(kind) << kind(width)) | td.astype(kind),
                                (od_c.astype(kind) << kind(width)) | od_day.astype(kind)])
-        keys.sort()
+        # numpy's stable sort (timsort) finds the two sorted runs and merges them: 0.02 s for 10 M keys, where
+        # its quicksort takes 0.4 s
+        keys.sort(kind="stable")
         keys = keys[_run_starts(keys)]
         tc, td = keys >> kind(width), keys & kind((1 << width) - 1)
     kstarts = _runs(tc)
@@ -1409,7 +1412,7 @@ def _active_days(c: np.ndarray, day: np.ndarray, od_c: np.ndarray, od_day: np.nd
         packed = np.repeat(np.arange(len(kstarts), dtype=kind), n_gaps)  # a gap's customer: its number here
         packed <<= kind(gap_bits)
         packed |= gaps.astype(kind)
-        packed.sort()
+        packed.sort(kind="stable")  # in runs by customer already: timsort sorts within them (3 times faster)
         first_gap = np.cumsum(n_gaps) - n_gaps
         lo = first_gap[has_gap] + (n_gaps[has_gap] - 1) // 2
         hi = first_gap[has_gap] + n_gaps[has_gap] // 2

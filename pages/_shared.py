@@ -553,7 +553,11 @@ def view() -> View:
     _newest()["waiting"] = (dataset_id, settings.key()) if pending else None
     models = models and not pending
     key = (dataset_id, settings.key(), models)
-    if key in _computed():
+    # The progress box with the report's steps for long work: a dataset's first report (the cut, the sessions)
+    # and the models; a later view of it (a filter change: a second or two) gets a spinner, which costs nothing
+    # when it is quick (a status box holds each run for 0.1 s so that the browser sees its updates).
+    long_work = key not in _computed() and (models or not any(k[0] == dataset_id for k in _computed()))
+    if not long_work:
         with st.spinner(loc.t("status.computing")):
             report = _report(dataset_id, settings, models)
     else:
@@ -566,6 +570,7 @@ def view() -> View:
                 status.update(label=t(loc, "status.failed", "The figures could not be computed"), state="error")
                 raise
         holder.empty()
+    if key not in _computed():
         _computed().add(key)
         if models:
             _computed().add((dataset_id, settings.key(), False))
