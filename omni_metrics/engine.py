@@ -1317,11 +1317,15 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
         return _active_days(c_p, day_p, od_c, od_day, (tc, td - low))
     by_day = beside(by_day)
     # n_channels: the distinct channels of a customer's touches and orders, as cells of a customer × channel
-    # table (a scatter of millions of places costs a fraction of reducing them per customer)
+    # table (a scatter of millions of places costs a fraction of reducing them per customer); of the places, only
+    # those where a customer's channel changes (a quarter of them: a run of one channel adds no cell)
     k = missing + 1
     cell_type = np.uint32 if size * k < 2**32 else np.int64
     seen = np.zeros(size * k, dtype=bool)
-    seen[c_p.astype(cell_type) * cell_type(k) + ch_p] = True
+    change = new_c.copy()
+    change[1:] |= ch_p[1:] != ch_p[:-1]
+    at = np.flatnonzero(change)
+    seen[c_p[at].astype(cell_type) * cell_type(k) + ch_p[at]] = True
     if orders is not None and len(oc):
         och = orders["channel_code"].to_physical().fill_null(missing).to_numpy()
         seen[oc.astype(cell_type) * cell_type(k) + och] = True
