@@ -174,7 +174,7 @@ def main() -> None:
     waited = background_models()
     say(f"the models and attribution, started in the background at the first render, were ready "
         f"{time.perf_counter() - rendered:.1f} s after it (waited {waited:.1f} s here); a model page opened "
-        f"sooner shows a spinner until then")
+        f"sooner shows its other figures and a note until then")
     say("  steps: " + "; ".join(steps.lines))
     steps.lines.clear()
     for page in MODEL_PAGES + ["pages/overview.py"]:
