@@ -76,8 +76,12 @@ def lowest_priority() -> None:
     """Run this process only when no other wants the cores: SCHED_IDLE where there is one (Linux), else the
     highest nice value."""
     if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    elif hasattr(os, "nice"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except OSError:  # a sandbox that refuses it: the nice value then
+            pass
+    if hasattr(os, "nice"):
         os.nice(19)
 
 
