@@ -350,6 +350,14 @@ class Memo:
                 return self._parts[key]
         return None
 
+    def newest(self, prefix: tuple) -> Any | None:
+        """The newest part whose key starts with `prefix` (None: none)."""
+        with self._lock:
+            for key in reversed(self._parts):
+                if key[:len(prefix)] == prefix:
+                    return self._parts[key]
+        return None
+
     def get(self, key: tuple, make: Callable[[], Any]) -> Any:
         found = self.peek(key)
         if found is not None:
@@ -758,8 +766,7 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
     index = kept_all = kept = chosen = whole = None
     if settings.engine == "polars" and not spark:  # the sessions of every view of this cut, from one pass
         cut = prep.root or prep
-        index = memo.get(("sessions", cut.as_of, gap),
-                         lambda: engine.SessionIndex(cut.touches, gap, cut.touch_rows))
+        index = memo.get(("sessions", cut.as_of, gap), lambda: _session_index(memo, cut, gap))
         # the view as a mask of the cut's places (its lifetime's; its window's from the start on); a cut made
         # of a later cut's rows keeps its places up to its own as_of
         until = as_of if as_of < cut.as_of else None
@@ -1105,6 +1112,13 @@ class _Window:
                    orders, tables["counts"], conversion.funnel(tables["funnel"]), touch_days,
                    (order_days if order_days is not None and e.orders is e.orders_all else engine.order_days(e.orders))
                    if e.orders is not None else None, cells)
+
+
+def _session_index(memo: Memo, cut: Prepared, gap: int) -> engine.SessionIndex:
+    """The session index of a cut under a session gap: the index of the same cut under another gap, re-split
+    (SessionIndex.with_gap), when the memo holds one; else its touches sessionised."""
+    other = memo.newest(("sessions", cut.as_of))
+    return other.with_gap(gap) if other is not None else engine.SessionIndex(cut.touches, gap, cut.touch_rows)
 
 
 def _order_days(memo: Memo, prep: Prepared, view: tuple) -> pl.DataFrame:

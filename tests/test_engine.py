@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -285,15 +285,17 @@ def test_session_index_gives_each_views_sessions(sample_tables, monkeypatch, has
     """The sessions of a view (channels, segment, start date) from one SessionIndex of the whole cut equal
     the plain polars definition (report.sessions) computed on the view's touches alone, and per day the
     engine's own sessions of the view. With two bits of hash
-    per session id, ids of one customer collide and the index must notice and code them exactly."""
+    per session id, ids of one customer collide and the index must notice and code them exactly. An index made
+    for another gap (with_gap) gives the same."""
     from omni_metrics.report import _since, sessions
 
     monkeypatch.setattr(engine.SessionIndex, "HASH_BITS", hash_bits)
     cut = prepare(sample_tables, Settings())
     whole = cut.touches
     assert whole["session_id"].drop_nulls().n_unique() > 100  # enough ids for 2-bit hashes to collide
-    for gap in (30, 5):  # the touch order from the cut's touches (as build_report does), or found again
-        index = engine.SessionIndex(whole, gap, cut.touch_rows if gap == 30 else None)
+    thirty = engine.SessionIndex(whole, 30, cut.touch_rows)  # the touch order from the cut (as build_report does)
+    for gap, index in ((30, thirty), (5, engine.SessionIndex(whole, 5)), (5, thirty.with_gap(5)),
+                       (1, thirty.with_gap(1)), (240, thirty.with_gap(240))):  # found again; another gap's index
         for settings in (Settings(), Settings(channels=("web", "store")), Settings(segments={"segment": ("Regular",)}),
                          Settings(start=datetime(2025, 9, 1).date(), channels=("mobile_app", "web", "email"))):
             view = _since(prepare(sample_tables, settings).touches,
@@ -306,6 +308,25 @@ def test_session_index_gives_each_views_sessions(sample_tables, monkeypatch, has
             assert_frame_equal(per_channel.sort("channel"), reference.sort("channel"), check_dtypes=False)
             key = ["channel", "day"]  # and per day of the session's start, as the engine sessionises the view
             assert_frame_equal(got.sort(key), engine.session_days(view, gap).sort(key))
+
+
+def test_an_index_under_another_gap_splits_sessions_as_one_built_for_it():
+    """SessionIndex.with_gap gives the session numbers an index built for that gap gives, at the gap's edge
+    too: touches exactly the gap apart are one session, a microsecond more apart are two."""
+    t0, minute, micro = ts("2024-01-01 10:00"), timedelta(minutes=1), timedelta(microseconds=1)
+    # apart by 30 min, 31 min, 30 min + 1 µs, 61 min
+    stamps = [t0, t0 + 30 * minute, t0 + 61 * minute, t0 + 91 * minute + micro, t0 + 152 * minute + micro]
+    interactions = pl.DataFrame({
+        "customer_id": ["a"] * 5, "timestamp": stamps, "channel": ["web"] * 5, "event_type": ["page_view"] * 5,
+        "session_id": pl.Series([None] * 5, dtype=pl.String), "campaign": pl.Series([None] * 5, dtype=pl.String),
+        "order_id": pl.Series([None] * 5, dtype=pl.String),
+    })
+    touches = prepare({"interactions": interactions}, Settings()).touches
+    built = {gap: engine.SessionIndex(touches, gap) for gap in (30, 31, 61)}
+    assert [built[gap].session.tolist() for gap in (30, 31, 61)] == [[1, 1, 2, 3, 4], [1, 1, 1, 1, 2], [1] * 5]
+    for gap, index in built.items():
+        for other in built.values():
+            assert np.array_equal(other.with_gap(gap).session, index.session)
 
 
 def test_window_tables_and_customer_days_equal_the_functions_they_stand_in_for(sample_tables, monkeypatch):
