@@ -791,9 +791,12 @@ def _descriptive(tables: Mapping[str, pl.DataFrame], settings: Settings, progres
         # on polars the per-customer facts (arrays of the session index) are worked out beside the window's
         # figures, then the trend beside the silence figures: numpy and polars let go of the GIL
         beside = pool.submit(memo.get, facts_key, make_facts) if index is not None else None
+        # the same window under another session gap differs in its sessions alone
+        other_gap = memo.newest(("window", *view, settings.start)) if index is not None else None
         window = memo.get(("window", *view, settings.start, gap),
-                          lambda: _Window.of(e, gap, index, o_days, kept, whole, settings.channels or (), chosen,
-                                             spare=facts_known))
+                          lambda: other_gap.under_gap(index.days(kept), gap) if other_gap is not None else
+                          _Window.of(e, gap, index, o_days, kept, whole, settings.channels or (), chosen,
+                                     spare=facts_known))
         say("per-customer facts")
         customer_facts = beside.result() if beside is not None else memo.get(facts_key, make_facts)
         # the trend (of the facts it reads only the first orders) beside the lifetime figures
@@ -1070,6 +1073,12 @@ class _Window:
     touch_days: pl.DataFrame | None  # polars only: engine.touch_days, order_days (the trend of any period)
     order_days: pl.DataFrame | None
     cells: tuple[np.ndarray, np.ndarray] | None = None  # an unfiltered window's SessionIndex.stage_cells
+
+    def under_gap(self, days: pl.DataFrame, gap_minutes: int) -> _Window:
+        """This window under another session gap, given its sessions per channel and day under that gap: the
+        rest (visitors, buyers, funnel, customer-days, orders) does not depend on the gap."""
+        people = self.conversion.select("channel", "visitors", "buyers").filter(pl.col("visitors").is_not_null())
+        return replace(self, days=days, conversion=engine.channel_conversion(None, gap_minutes, days, people))
 
     @classmethod
     def of(cls, e: _EngineFrames, gap_minutes: int, index: engine.SessionIndex | None,

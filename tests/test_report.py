@@ -283,6 +283,7 @@ def test_a_memo_gives_the_reports_built_without_it(sample_tables):
     views = [
         {}, {"period": "week"}, {"start": "2025-09-01"}, {"seg.segment": "Regular"},
         {"seg.segment": "Regular", "period": "quarter"}, {"channels": "web,store"},
+        {"channels": "web,store", "session_gap_minutes": "45"},  # the window under another gap: its sessions
         {"channels": "web,store", "seg.loyalty_tier": "Gold,Silver"}, {"start": "2025-09-01"},
         {"start": "2025-09-01", "channels": "email,store", "seg.segment": "Regular"}, {"silence_factor": "3.0"},
         {"session_gap_minutes": "10"}, {"as_of": "2025-12-31"}, {"seg.segment": "Regular"}, {"period": "week"}, {},
