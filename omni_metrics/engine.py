@@ -640,8 +640,9 @@ class SessionIndex:
                            k.distinct_days)
 
     def journey_steps(self, kept: np.ndarray | KeptPlaces) -> pl.DataFrame:
-        """journey_steps of a view's places (`view`'s or `mask`'s, or their KeptPlaces), from their customer codes
-        and channels alone (`places` gathers their days, rows and purchase flags too)."""
+        """customer_code, steps: the journey of each customer of a view's places (`view`'s or `mask`'s, or their
+        KeptPlaces; _journey_steps), from their customer codes and channels alone (`places` gathers their days,
+        rows and purchase flags too)."""
         k = self.kept(kept)
         return _journey_steps(k.c(), k.flags() >> np.uint32(4), self.touches["channel_code"].dtype.categories)
 
@@ -1304,7 +1305,7 @@ def _pl_coded_facts(t: pl.DataFrame | None, orders: pl.DataFrame | None, as_of_d
     on arrays indexed by customer code: no grouping by customer or joining at all. With `places`, `t` is not
     read (the places' source, the cut, is checked instead). None when the frames are not coded so (facts_coded)
     or there is no touch (the caller takes the general path). Without `steps`, no `steps` column
-    (journey_steps makes it on its own). With one more column first: `customer_code`, to join on."""
+    (SessionIndex.journey_steps makes it on its own). With one more column first: `customer_code`, to join on."""
     if places is not None:
         t = places.source
     if t.is_empty() or (places is not None and not len(places.c)) or not facts_coded(t, orders):
@@ -1464,14 +1465,10 @@ def _steps(c: np.ndarray, channel: np.ndarray, first: np.ndarray, channel_names:
         .group_by("c", maintain_order=True).agg("steps")["steps"]
 
 
-def journey_steps(places: TouchPlaces) -> pl.DataFrame:
-    """customer_code, steps: the journey of each customer of `places` (SessionIndex.places of a view; codes
-    ascending) — the `steps` that customer_facts leaves out when asked to (a customer without a touch has
-    none)."""
-    return _journey_steps(places.c, places.channel, places.source["channel_code"].dtype.categories)
-
-
 def _journey_steps(c: np.ndarray, channel: np.ndarray, channel_names: pl.Series) -> pl.DataFrame:
+    """customer_code, steps: the journey of each customer of places in (customer, touch_seq) order (their codes,
+    ascending, and channel codes) — the `steps` that customer_facts leaves out when asked to (a customer without
+    a touch has none)."""
     if not len(c):
         return pl.DataFrame(schema={"customer_code": pl.UInt32, "steps": pl.List(pl.String)})
     first = _run_starts(c)
@@ -1516,7 +1513,7 @@ def customer_facts(t_all: Any, orders_all: Any | None, as_of: datetime, period: 
     `places`: polars touches in (customer, touch_seq) order (SessionIndex.places of `t_all`), which saves
     sorting them again — `t_all` may then be None, when the touches and orders are coded (facts_coded of the
     places' source) and there is a place; `days`: order_days of `orders_all`, when the caller has it. Without
-    `steps`, the facts may come without `steps` (on the coded path, where journey_steps of the same places
+    `steps`, the facts may come without `steps` (on the coded path, where SessionIndex.journey_steps of the same places
     makes them on their own: a fifth of the facts' time, for the one page that reads them) and then come with
     the customers' `customer_code`, to attach them by.
     """
